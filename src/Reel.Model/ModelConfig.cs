@@ -1,0 +1,173 @@
+using System.Text.Json.Serialization;
+
+namespace Reel.Model;
+
+/// <summary>A width × height in pixels.</summary>
+public readonly record struct VideoSize(int Width, int Height)
+{
+    public override string ToString() => $"{Width}x{Height}";
+
+    /// <summary>Parses "WxH" (e.g. "64x48").</summary>
+    public static bool TryParse(string text, out VideoSize size)
+    {
+        size = default;
+        var parts = text.Trim().ToLowerInvariant().Split('x');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var w) || !int.TryParse(parts[1], out var h) || w <= 0 || h <= 0)
+            return false;
+        size = new VideoSize(w, h);
+        return true;
+    }
+}
+
+/// <summary>
+/// Every architectural and sampling constant of one model size. The same code builds every size;
+/// presets are the static properties below. Serialized into a weights folder's config.json.
+/// </summary>
+public sealed record ModelConfig
+{
+    public required string Name { get; init; }
+
+    /// <summary>Frames per second of the videos this model makes.</summary>
+    public required int FrameRate { get; init; }
+
+    /// <summary>f_t: pixel frames per latent frame (after the first, which is encoded alone).</summary>
+    public required int TemporalCompression { get; init; }
+
+    /// <summary>f_s: pixels per latent cell along each spatial axis.</summary>
+    public required int SpatialCompression { get; init; }
+
+    public required int LatentChannels { get; init; }
+
+    /// <summary>Width of the VAE's first level; level i has VaeChannels × VaeChannelMultipliers[i].</summary>
+    public required int VaeChannels { get; init; }
+
+    /// <summary>One entry per VAE level; there are max(log2 f_s, log2 f_t) levels.</summary>
+    public required int[] VaeChannelMultipliers { get; init; }
+
+    public required int DitWidth { get; init; }
+    public required int DitDepth { get; init; }
+    public required int DitHeads { get; init; }
+
+    /// <summary>Spatial patch p: a token covers (1, p, p) latent cells.</summary>
+    public required int PatchSize { get; init; }
+
+    public double MlpRatio { get; init; } = 4.0;
+
+    public required int CaptionWidth { get; init; }
+    public required int CaptionDepth { get; init; }
+    public required int CaptionHeads { get; init; }
+
+    /// <summary>Caption tokens kept, including the leading [BOS]; longer captions are truncated.</summary>
+    public required int MaxCaptionTokens { get; init; }
+
+    /// <summary>Most latent frames one chunk (one DiT sequence) holds.</summary>
+    public required int ChunkLatentFrames { get; init; }
+
+    /// <summary>Latent frames each chunk after the first takes, as given, from the end of the one before.</summary>
+    public required int OverlapLatentFrames { get; init; }
+
+    /// <summary>Noise level σ of latent frames handed from one chunk to the next (noise augmentation against drift).</summary>
+    public double ContinuationSigma { get; init; } = 0.02;
+
+    /// <summary>
+    /// Timestep shift s = exp(μ), μ interpolated linearly in the token count between
+    /// (ShiftBaseTokens, ln ShiftBase) and (ShiftMaxTokens, ln ShiftMax): longer sequences spend more steps at high noise.
+    /// </summary>
+    public required int ShiftBaseTokens { get; init; }
+    public required double ShiftBase { get; init; }
+    public required int ShiftMaxTokens { get; init; }
+    public required double ShiftMax { get; init; }
+
+    public required int DefaultSteps { get; init; }
+    public required double DefaultGuidance { get; init; }
+
+    /// <summary>Frame sizes this model is trained for; the first is the default.</summary>
+    public required VideoSize[] Sizes { get; init; }
+
+    /// <summary>Longest video, in seconds, a request may ask for.</summary>
+    public required double MaxSeconds { get; init; }
+
+    [JsonIgnore] public VideoSize DefaultSize => Sizes[0];
+
+    /// <summary>Pixels per token along each spatial axis: frame sizes must be multiples of it.</summary>
+    [JsonIgnore] public int SizeMultiple => SpatialCompression * PatchSize;
+
+    public static ModelConfig Test { get; } = new()
+    {
+        Name = "test", FrameRate = 8, TemporalCompression = 4, SpatialCompression = 4, LatentChannels = 4,
+        VaeChannels = 8, VaeChannelMultipliers = [1, 2],
+        DitWidth = 32, DitDepth = 2, DitHeads = 2, PatchSize = 2,
+        CaptionWidth = 32, CaptionDepth = 1, CaptionHeads = 2, MaxCaptionTokens = 32,
+        ChunkLatentFrames = 3, OverlapLatentFrames = 1,
+        ShiftBaseTokens = 16, ShiftBase = 1.0, ShiftMaxTokens = 256, ShiftMax = 2.0,
+        DefaultSteps = 8, DefaultGuidance = 3.0,
+        Sizes = [new(32, 32), new(48, 32), new(32, 48)], MaxSeconds = 20,
+    };
+
+    public static ModelConfig Tiny { get; } = new()
+    {
+        Name = "tiny", FrameRate = 8, TemporalCompression = 4, SpatialCompression = 4, LatentChannels = 8,
+        VaeChannels = 32, VaeChannelMultipliers = [1, 2],
+        DitWidth = 256, DitDepth = 6, DitHeads = 4, PatchSize = 2,
+        CaptionWidth = 128, CaptionDepth = 2, CaptionHeads = 4, MaxCaptionTokens = 48,
+        ChunkLatentFrames = 5, OverlapLatentFrames = 1,
+        ShiftBaseTokens = 64, ShiftBase = 1.5, ShiftMaxTokens = 1024, ShiftMax = 3.0,
+        DefaultSteps = 20, DefaultGuidance = 3.0,
+        Sizes = [new(48, 48), new(64, 48), new(48, 64)], MaxSeconds = 30,
+    };
+
+    public static ModelConfig Small { get; } = new()
+    {
+        Name = "small", FrameRate = 16, TemporalCompression = 4, SpatialCompression = 8, LatentChannels = 16,
+        VaeChannels = 64, VaeChannelMultipliers = [1, 2, 4],
+        DitWidth = 512, DitDepth = 12, DitHeads = 8, PatchSize = 2,
+        CaptionWidth = 384, CaptionDepth = 4, CaptionHeads = 6, MaxCaptionTokens = 128,
+        ChunkLatentFrames = 9, OverlapLatentFrames = 2,
+        ShiftBaseTokens = 256, ShiftBase = 1.5, ShiftMaxTokens = 8192, ShiftMax = 5.0,
+        DefaultSteps = 30, DefaultGuidance = 5.0,
+        Sizes = [new(256, 256), new(320, 192), new(192, 320)], MaxSeconds = 60,
+    };
+
+    public static ModelConfig Base { get; } = new()
+    {
+        Name = "base", FrameRate = 24, TemporalCompression = 4, SpatialCompression = 8, LatentChannels = 16,
+        VaeChannels = 128, VaeChannelMultipliers = [1, 2, 4],
+        DitWidth = 1024, DitDepth = 24, DitHeads = 16, PatchSize = 2,
+        CaptionWidth = 768, CaptionDepth = 6, CaptionHeads = 12, MaxCaptionTokens = 256,
+        ChunkLatentFrames = 21, OverlapLatentFrames = 3,
+        ShiftBaseTokens = 256, ShiftBase = 1.5, ShiftMaxTokens = 32768, ShiftMax = 7.0,
+        DefaultSteps = 40, DefaultGuidance = 5.0,
+        Sizes = [new(512, 512), new(640, 384), new(384, 640)], MaxSeconds = 120,
+    };
+
+    public static IReadOnlyList<ModelConfig> Presets { get; } = [Test, Tiny, Small, Base];
+
+    public static ModelConfig Named(string name) =>
+        Presets.FirstOrDefault(p => p.Name == name)
+        ?? throw new ModelException($"Unknown configuration '{name}'. Known: {string.Join(", ", Presets.Select(p => p.Name))}.");
+
+    /// <summary>Throws a <see cref="ModelException"/> naming the first inconsistency.</summary>
+    public void Validate()
+    {
+        static bool PowerOfTwo(int v) => v > 0 && (v & (v - 1)) == 0;
+        if (!PowerOfTwo(TemporalCompression) || !PowerOfTwo(SpatialCompression))
+            throw new ModelException($"{Name}: compression factors must be powers of two.");
+        if (VaeChannelMultipliers.Length != VaeLevels)
+            throw new ModelException($"{Name}: {VaeLevels} VAE levels need {VaeLevels} channel multipliers, got {VaeChannelMultipliers.Length}.");
+        if (DitWidth % DitHeads != 0 || DitWidth / DitHeads % 2 != 0)
+            throw new ModelException($"{Name}: DiT width must split into heads of even width.");
+        if (CaptionWidth % CaptionHeads != 0)
+            throw new ModelException($"{Name}: caption width must split into heads.");
+        if (OverlapLatentFrames < 1 || OverlapLatentFrames >= ChunkLatentFrames)
+            throw new ModelException($"{Name}: overlap must be at least 1 and smaller than a chunk.");
+        foreach (var size in Sizes)
+            if (size.Width % SizeMultiple != 0 || size.Height % SizeMultiple != 0)
+                throw new ModelException($"{Name}: size {size} is not a multiple of {SizeMultiple}.");
+    }
+
+    [JsonIgnore]
+    public int VaeLevels => Math.Max(int.Log2(SpatialCompression), int.Log2(TemporalCompression));
+}
+
+/// <summary>An error in what a caller asked of the model: bad sizes, mismatched weights, unknown names.</summary>
+public sealed class ModelException(string message) : Exception(message);
