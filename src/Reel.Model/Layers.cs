@@ -100,7 +100,7 @@ public sealed record RotaryTable(Tensor Cos, Tensor Sin) : IDisposable
     public Tensor Apply(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var pairs = x.to(ScalarType.Float32).unflatten(-1, [-1, 2]);
+        var pairs = x.to(ScalarType.Float32).reshape([.. x.shape[..^1], -1, 2]);
         var (x0, x1) = (pairs[.., .., .., .., 0], pairs[.., .., .., .., 1]);
         var rotated = stack([x0 * Cos - x1 * Sin, x0 * Sin + x1 * Cos], -1).flatten(-2);
         return rotated.to(x.dtype).MoveToOuterDisposeScope();

@@ -128,7 +128,6 @@ public sealed class ReelModel : IDisposable
     /// <summary>Normalised latents to pixels [1, 3, T, H, W], one chunk of latent frames at a time (one causal pass).</summary>
     public IEnumerable<Tensor> DecodeLatents(Tensor latents)
     {
-        using var noGrad = no_grad();
         var (mean, std) = LatentStatistics();
         using var raw = latents.to(Device) * std + mean;
         mean.Dispose();

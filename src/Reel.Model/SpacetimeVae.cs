@@ -230,6 +230,7 @@ public sealed class SpacetimeVae : nn.Module
         if (video.shape[3] % _config.SpatialCompression != 0 || video.shape[4] % _config.SpatialCompression != 0)
             throw new ModelException($"Frame size {video.shape[4]}x{video.shape[3]} is not a multiple of {_config.SpatialCompression}.");
         var ft = _config.TemporalCompression;
+        var perChunk = Math.Min(latentFramesPerChunk, FrameCount.ToLatent(_config, frames));
         var dtype = ParameterDtype;
         using var scope = NewDisposeScope();
         using var cache = new CausalCache();
@@ -237,7 +238,7 @@ public sealed class SpacetimeVae : nn.Module
         // Chunk boundaries follow latent frames: the first chunk holds frame 0 plus whole groups of f_t.
         for (var start = 0; start < frames;)
         {
-            var end = start == 0 ? Math.Min(frames, 1 + ft * (latentFramesPerChunk - 1)) : Math.Min(frames, start + ft * latentFramesPerChunk);
+            var end = Math.Min(frames, start == 0 ? 1 + ft * (perChunk - 1) : start + ft * perChunk);
             using var step = NewDisposeScope();
             parts.Add(encoder.forward(video[.., .., start..end].to(dtype), cache).to(ScalarType.Float32).MoveToOuterDisposeScope());
             start = end;
@@ -262,9 +263,12 @@ public sealed class SpacetimeVae : nn.Module
         for (var start = 0; start < latents.shape[2]; start += latentFramesPerChunk)
         {
             var end = (int)Math.Min(latents.shape[2], start + latentFramesPerChunk);
-            using var scope = NewDisposeScope();
-            var pixels = decoder.forward(latents[.., .., start..end].to(dtype), cache).to(ScalarType.Float32);
-            yield return pixels.MoveToOuterDisposeScope();
+            Tensor pixels;
+            // Scopes must not stay open across a yield: the caller's tensors would land in them.
+            using (no_grad())
+            using (NewDisposeScope())
+                pixels = decoder.forward(latents[.., .., start..end].to(dtype), cache).to(ScalarType.Float32).MoveToOuterDisposeScope();
+            yield return pixels;
         }
     }
 

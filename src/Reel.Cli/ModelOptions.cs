@@ -1,0 +1,40 @@
+using System.CommandLine;
+using Reel.Model;
+using TorchSharp;
+
+namespace Reel.Cli;
+
+/// <summary>The options every model-running command shares, and the one rule that picks the weights.</summary>
+public sealed class ModelOptions
+{
+    public Option<string?> Config { get; } = new("--config")
+    {
+        Description = $"Fresh weights of a configuration ({string.Join(", ", ModelConfig.Presets.Select(p => p.Name))}) when no --weights is given",
+    };
+
+    public Option<DirectoryInfo?> Weights { get; } = new("--weights") { Description = "A weights folder (config.json and safetensors files)" };
+    public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda[:n]", DefaultValueFactory = _ => "cpu" };
+    public Option<string> Dtype { get; } = new("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
+
+    public Option<int> Threads { get; } = new("--threads")
+    {
+        Description = "Torch threads (results are bit-identical only for the same count)",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Config, Weights, Device, Dtype, Threads }) command.Options.Add(option);
+        Threads.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1) r.AddError("--threads must be at least 1.");
+        });
+    }
+
+    public ReelModel Open(ParseResult result)
+    {
+        torch.set_num_threads(result.GetValue(Threads));
+        var runtime = new ModelRuntime(result.GetValue(Device)!, ModelRuntime.ParseDtype(result.GetValue(Dtype)!));
+        return ModelSource.Open(result.GetValue(Weights)?.FullName, result.GetValue(Config), runtime, Console.Error.WriteLine);
+    }
+}

@@ -1,0 +1,85 @@
+using Reel.Model;
+using static TorchSharp.torch;
+
+namespace Reel.Tests;
+
+public class ShapeTests
+{
+    public static TheoryData<int, int, int> Grids => new()
+    {
+        { 32, 32, 1 },   // one frame: an image
+        { 32, 32, 9 },
+        { 48, 32, 5 },   // landscape
+        { 32, 48, 13 },  // portrait
+        { 64, 16, 17 },  // wide
+    };
+
+    [Theory]
+    [MemberData(nameof(Grids))]
+    public void Vae_compresses_time_and_space_and_decodes_back_to_the_same_shape(int width, int height, int frames)
+    {
+        using var model = TestModels.Active();
+        using var video = TestModels.Noise(1, 1, 3, frames, height, width).tanh();
+        using var latents = model.EncodeLatents(video);
+        var config = model.Config;
+        Assert.Equal(new long[] { 1, config.LatentChannels, FrameCount.ToLatent(config, frames), height / 4, width / 4 }, latents.shape);
+        using var decoded = cat(model.DecodeLatents(latents).ToList(), 2);
+        Assert.Equal(video.shape, decoded.shape);
+    }
+
+    [Theory]
+    [MemberData(nameof(Grids))]
+    public void Dit_predicts_a_velocity_for_every_latent_cell_with_a_timestep_per_frame(int width, int height, int frames)
+    {
+        using var model = TestModels.Active();
+        var latentFrames = FrameCount.ToLatent(model.Config, frames);
+        using var x = TestModels.Noise(2, 2, 4, latentFrames, height / 4, width / 4);
+        using var t = rand(2, latentFrames);
+        using var caption = model.CaptionEncoder.Encode(["a red disc falls", "a blue square"]);
+        using var v = model.Dit.forward(x, t, caption.Tokens, caption.Mask);
+        Assert.Equal(x.shape, v.shape);
+        Assert.False(v.isnan().any().item<bool>());
+    }
+
+    [Fact]
+    public void A_fresh_dit_predicts_zero_velocity_because_its_output_layers_start_at_zero()
+    {
+        using var model = ReelModel.Create(ModelConfig.Test);
+        using var x = TestModels.Noise(3, 1, 4, 2, 8, 8);
+        using var caption = model.CaptionEncoder.Encode(["a ball"]);
+        using var v = model.Dit.forward(x, full(1, 2, 0.5f), caption.Tokens, caption.Mask);
+        Assert.Equal(0f, v.abs().max().item<float>());
+    }
+
+    [Fact]
+    public void Each_latent_frame_follows_its_own_timestep()
+    {
+        using var model = TestModels.Active();
+        using var x = TestModels.Noise(4, 1, 4, 3, 8, 8);
+        using var caption = model.CaptionEncoder.Encode(["a ball"]);
+        using var same = model.Dit.forward(x, full(1, 3, 0.5f), caption.Tokens, caption.Mask);
+        using var t = tensor(new[] { 0f, 0.5f, 0.5f }).unsqueeze(0);
+        using var firstClean = model.Dit.forward(x, t, caption.Tokens, caption.Mask);
+        Assert.True(TestModels.MaxDifference(same[.., .., 0], firstClean[.., .., 0]) > 1e-4, "frame 0 follows its own timestep");
+    }
+
+    [Fact]
+    public void Captions_map_unknown_words_to_the_unknown_token_and_always_begin_with_a_token()
+    {
+        var tokenizer = new CaptionTokenizer(["red", "ball"], maxTokens: 4);
+        Assert.Equal(new long[] { CaptionTokenizer.Begin, 3, CaptionTokenizer.Unknown, 4 }, tokenizer.Tokenize("Red zebra, BALL!"));
+        Assert.Equal(new long[] { CaptionTokenizer.Begin }, tokenizer.Tokenize(""));
+        Assert.Equal(4, tokenizer.Tokenize("red red red red red red").Length);
+    }
+
+    [Fact]
+    public void Parameter_counts_grow_from_test_to_base()
+    {
+        var counts = ModelConfig.Presets.Select(c =>
+        {
+            using var dit = new DiffusionTransformer(c);
+            return ReelModel.ParameterCount(dit);
+        }).ToArray();
+        Assert.True(counts.Zip(counts.Skip(1)).All(p => p.First < p.Second), string.Join(", ", counts));
+    }
+}
