@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of Reel on a fresh machine: installs the prerequisites that are missing, builds once,
+# runs the tests without rebuilding, and ends with a plain "N passed, N failed" line.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+if ! command -v dotnet >/dev/null; then
+  echo "test.sh: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
+  exit 1
+fi
+
+dotnet build Orleans.sln -c Release -nologo -v quiet --tl:off
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+status=0
+dotnet test Orleans.sln -c Release --no-build --tl:off --results-directory "$results" \
+  --logger "trx;LogFilePrefix=reel" --logger "console;verbosity=normal" || status=$?
+
+passed=0
+failed=0
+shopt -s nullglob
+trx_files=("$results"/*.trx)
+for trx in "${trx_files[@]}"; do
+  counters="$(grep -o '<Counters [^>]*>' "$trx")"
+  passed=$((passed + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")))
+  failed=$((failed + $(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")))
+done
+# A test host that crashed leaves no results: count it as a failure rather than print a green line.
+if [[ ${#trx_files[@]} -eq 0 || ($status -ne 0 && $failed -eq 0) ]]; then
+  failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+exit "$status"
