@@ -247,6 +247,21 @@ public sealed class SpacetimeVae : nn.Module
         return (moments[0].MoveToOuterDisposeScope(), moments[1].clamp(-30, 20).MoveToOuterDisposeScope());
     }
 
+    /// <summary>A reparameterised draw z = μ + σ·ε from the posterior, with ε from <paramref name="generator"/>.</summary>
+    public static Tensor SamplePosterior(Tensor mean, Tensor logVar, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var noise = randn(mean.shape, device: mean.device, generator: generator);
+        return (mean + (0.5 * logVar).exp() * noise).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>KL(N(μ, σ²) ‖ N(0, 1)) averaged over latent elements: the bottleneck's regulariser.</summary>
+    public static Tensor KlDivergence(Tensor mean, Tensor logVar)
+    {
+        using var scope = NewDisposeScope();
+        return (0.5 * (mean.square() + logVar.exp() - 1 - logVar)).mean().MoveToOuterDisposeScope();
+    }
+
     /// <summary>The posterior mean: deterministic latents for conditioning and evaluation.</summary>
     public Tensor Encode(Tensor video, int latentFramesPerChunk = int.MaxValue)
     {

@@ -48,3 +48,27 @@ public class VaeStreamingTests
         Assert.True(TestModels.MaxDifference(a[.., .., 2], b[.., .., 2]) > 1e-4);
     }
 }
+
+public class VaeBottleneckTests
+{
+    [Fact]
+    public void Kl_divergence_is_zero_only_for_the_standard_normal()
+    {
+        using var zero = zeros([2, 4, 3, 8, 8]);
+        Assert.Equal(0f, SpacetimeVae.KlDivergence(zero, zero).item<float>(), 6);
+        using var shifted = full([2, 4, 3, 8, 8], 0.5f);
+        Assert.Equal(0.125f, SpacetimeVae.KlDivergence(shifted, zero).item<float>(), 5); // ½μ²
+        Assert.True(SpacetimeVae.KlDivergence(zero, shifted).item<float>() > 0);
+    }
+
+    [Fact]
+    public void Posterior_samples_spread_by_the_posterior_variance()
+    {
+        using var mean = full([1, 4, 2, 16, 16], 3f);
+        using var logVar = full([1, 4, 2, 16, 16], (float)Math.Log(0.25));
+        using var generator = new Generator(1, CPU);
+        using var z = SpacetimeVae.SamplePosterior(mean, logVar, generator);
+        Assert.InRange(z.mean().item<float>(), 2.95, 3.05);
+        Assert.InRange(z.std().item<float>(), 0.47, 0.53);
+    }
+}
