@@ -31,10 +31,18 @@ public sealed class ModelOptions
         });
     }
 
+    /// <summary>The configuration and runtime the options select, checked before anything is loaded.</summary>
+    public (ModelConfig Config, ModelRuntime Runtime) Resolve(ParseResult result)
+    {
+        var runtime = new ModelRuntime(result.GetValue(Device)!, ModelRuntime.ParseDtype(result.GetValue(Dtype)!));
+        runtime.ResolveDevice();
+        return (ModelSource.ConfigFor(result.GetValue(Weights)?.FullName, result.GetValue(Config)), runtime);
+    }
+
     public ReelModel Open(ParseResult result)
     {
+        var (_, runtime) = Resolve(result);
         torch.set_num_threads(result.GetValue(Threads));
-        var runtime = new ModelRuntime(result.GetValue(Device)!, ModelRuntime.ParseDtype(result.GetValue(Dtype)!));
         return ModelSource.Open(result.GetValue(Weights)?.FullName, result.GetValue(Config), runtime, Console.Error.WriteLine);
     }
 }

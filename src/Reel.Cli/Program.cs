@@ -3,6 +3,7 @@ using Reel.Cli;
 
 var root = new RootCommand("Reel: a video generation model and the cluster that serves it.")
 {
-    DemoCommand.Create(),
+    GenerateCommand.Create(),
+    BenchCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+return await CommandErrors.InvokeAsync(root, args);

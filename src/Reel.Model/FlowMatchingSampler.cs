@@ -59,7 +59,7 @@ public static class FlowMatchingSampler
     /// the starting noise, then the noise of the given frames (both always, so the stream never depends on the mode).
     /// </summary>
     public static Tensor Sample(IVelocityField field, long[] shape, GivenFrames given, SdeditStart? sdedit,
-        SamplerSettings settings, Generator generator)
+        SamplerSettings settings, Generator generator, Action<int, int>? onStep = null)
     {
         using var scope = NewDisposeScope();
         var device = given.Values.device;
@@ -90,6 +90,7 @@ public static class FlowMatchingSampler
                 euler = x + (next - t) * 0.5 * (v + vNext);
             }
             x = euler.MoveToOuterDisposeScope();
+            onStep?.Invoke(i + 1, timesteps.Length - 1);
         }
         return where(mask, given.Values, x).MoveToOuterDisposeScope();
     }

@@ -66,6 +66,11 @@ public sealed record ModelConfig
     /// <summary>Latent frames each chunk after the first takes, as given, from the end of the one before.</summary>
     public required int OverlapLatentFrames { get; init; }
 
+    /// <summary>
+    /// Latent frames of existing footage a mode gives the model as context (extension, connection, loops): the overlap plus one.
+    /// </summary>
+    [JsonIgnore] public int ContextLatentFrames => OverlapLatentFrames + 1;
+
     /// <summary>Noise level σ of latent frames handed from one chunk to the next (noise augmentation against drift).</summary>
     public double ContinuationSigma { get; init; } = 0.02;
 
@@ -158,8 +163,8 @@ public sealed record ModelConfig
             throw new ModelException($"{Name}: DiT width must split into heads of even width.");
         if (CaptionWidth % CaptionHeads != 0)
             throw new ModelException($"{Name}: caption width must split into heads.");
-        if (OverlapLatentFrames < 1 || OverlapLatentFrames >= ChunkLatentFrames)
-            throw new ModelException($"{Name}: overlap must be at least 1 and smaller than a chunk.");
+        if (OverlapLatentFrames < 1 || OverlapLatentFrames + 2 > ChunkLatentFrames)
+            throw new ModelException($"{Name}: overlap must be at least 1 and leave two new frames in a chunk.");
         foreach (var size in Sizes)
             if (size.Width % SizeMultiple != 0 || size.Height % SizeMultiple != 0)
                 throw new ModelException($"{Name}: size {size} is not a multiple of {SizeMultiple}.");

@@ -12,20 +12,30 @@ public static class ModelSource
 {
     public const string ShippedConfig = "tiny";
 
-    public static ReelModel Open(string? weights, string? config, ModelRuntime runtime, Action<string>? note = null)
+    /// <summary>The configuration <see cref="Open"/> would use, read without loading any weights.</summary>
+    public static ModelConfig ConfigFor(string? weights, string? config)
     {
         if (weights is not null)
         {
             var manifest = WeightsFolder.ReadManifest(weights);
             if (config is not null && config != manifest.Config.Name)
                 throw new ModelException($"--config {config} contradicts --weights {weights}, which holds configuration '{manifest.Config.Name}'.");
-            return ReelModel.Load(weights, runtime);
+            return manifest.Config;
         }
-        if (config is not null) return ReelModel.Create(ModelConfig.Named(config), runtime);
-        var shipped = FindShipped();
-        if (shipped is not null) return ReelModel.Load(shipped, runtime);
-        note?.Invoke($"No shipped '{ShippedConfig}' weights found: using fresh (untrained) '{ShippedConfig}' weights.");
-        return ReelModel.Create(ModelConfig.Named(ShippedConfig), runtime);
+        if (config is null && FindShipped() is { } shipped) return WeightsFolder.ReadManifest(shipped).Config;
+        return ModelConfig.Named(config ?? ShippedConfig);
+    }
+
+    public static ReelModel Open(string? weights, string? config, ModelRuntime runtime, Action<string>? note = null)
+    {
+        ConfigFor(weights, config);
+        if (weights is not null) return ReelModel.Load(weights, runtime);
+        if (config is null && FindShipped() is { } shipped) return ReelModel.Load(shipped, runtime);
+        var fresh = ModelConfig.Named(config ?? ShippedConfig);
+        note?.Invoke(config is null
+            ? $"No trained '{ShippedConfig}' weights found: using freshly initialised (untrained) '{ShippedConfig}' weights."
+            : $"Using freshly initialised (untrained) '{fresh.Name}' weights (--config without --weights).");
+        return ReelModel.Create(fresh, runtime);
     }
 
     public static string? FindShipped()

@@ -29,6 +29,13 @@ public sealed record GenerationRequest
     public SdeditStart? Edit { get; init; }
 }
 
+/// <summary>Hears of a generation's progress: each denoising step of each chunk, and each finished chunk.</summary>
+public interface IGenerationProgress
+{
+    void OnStep(ChunkSpan chunk, int step, int steps);
+    void OnChunk(ChunkSpan chunk);
+}
+
 /// <summary>
 /// Runs requests on a <see cref="ReelModel"/>: the chunk plan, then chunk after chunk with latent continuation, then
 /// one streaming decode. A chunk depends only on the request, its index and the latents before it, so any process
@@ -40,7 +47,7 @@ public sealed class VideoGenerator(ReelModel model)
 
     public ChunkPlan Plan(GenerationRequest request)
     {
-        Validate(request);
+        Validate(Config, request);
         return ChunkPlanner.Plan(Config, request.Frames, request.Seed);
     }
 
@@ -48,7 +55,7 @@ public sealed class VideoGenerator(ReelModel model)
     /// Generates one chunk's latents [1, C, chunk.Length, h, w]. <paramref name="previous"/> is the video's latents
     /// so far (at least up to chunk.Start + overlap); null for the first chunk.
     /// </summary>
-    public Tensor GenerateChunk(GenerationRequest request, ChunkSpan chunk, Tensor? previous)
+    public Tensor GenerateChunk(GenerationRequest request, ChunkSpan chunk, Tensor? previous, IGenerationProgress? progress = null)
     {
         if (chunk.GivenFromPrevious > 0 && (previous is null || previous.shape[2] < chunk.Start + chunk.GivenFromPrevious))
             throw new ModelException($"Chunk {chunk.Index} continues from latent frames {chunk.Start}..{chunk.Start + chunk.GivenFromPrevious} that are not given.");
@@ -83,8 +90,10 @@ public sealed class VideoGenerator(ReelModel model)
         var tokens = chunk.Length * (h / Config.PatchSize) * (w / Config.PatchSize);
         var settings = new SamplerSettings(request.Steps ?? Config.DefaultSteps, FlowMatchingSampler.ShiftFor(Config, tokens), request.Solver);
         using var generator = new Generator(chunk.Seed, model.Device);
-        return FlowMatchingSampler.Sample(field, shape, new GivenFrames(values, mask, sigma), edit, settings, generator)
-            .MoveToOuterDisposeScope();
+        var latents = FlowMatchingSampler.Sample(field, shape, new GivenFrames(values, mask, sigma), edit, settings, generator,
+            progress is null ? null : (step, steps) => progress.OnStep(chunk, step, steps));
+        progress?.OnChunk(chunk);
+        return latents.MoveToOuterDisposeScope();
     }
 
     /// <summary>Appends a chunk's new frames (dropping the overlap) to the video's latents so far.</summary>
@@ -95,18 +104,17 @@ public sealed class VideoGenerator(ReelModel model)
         return cat([previous[.., .., ..chunk.Start], chunkLatents], 2).MoveToOuterDisposeScope();
     }
 
-    /// <summary>All chunks in this process; <paramref name="onChunk"/> hears of each as it completes.</summary>
-    public Tensor GenerateLatents(GenerationRequest request, Action<ChunkSpan>? onChunk = null)
+    /// <summary>All chunks in this process, one after another.</summary>
+    public Tensor GenerateLatents(GenerationRequest request, IGenerationProgress? progress = null)
     {
         var plan = Plan(request);
         Tensor? video = null;
         foreach (var chunk in plan.Chunks)
         {
-            using var latents = GenerateChunk(request, chunk, video);
+            using var latents = GenerateChunk(request, chunk, video, progress);
             var next = Stitch(video, chunk, latents);
             video?.Dispose();
             video = next;
-            onChunk?.Invoke(chunk);
         }
         return video!;
     }
@@ -147,27 +155,34 @@ public sealed class VideoGenerator(ReelModel model)
         return spans;
     }
 
-    public (int Height, int Width) LatentSize(VideoSize size) =>
-        (size.Height / Config.SpatialCompression, size.Width / Config.SpatialCompression);
+    /// <summary>Pixels [1, 3, T, H, W] in [-1, 1] to the normalised latents the DiT works on.</summary>
+    public Tensor EncodeLatents(Tensor pixels) => model.EncodeLatents(pixels);
 
-    private void Validate(GenerationRequest request)
+    public (int Height, int Width) LatentSize(VideoSize size) => LatentSize(Config, size);
+
+    private static (int Height, int Width) LatentSize(ModelConfig config, VideoSize size) =>
+        (size.Height / config.SpatialCompression, size.Width / config.SpatialCompression);
+
+    /// <summary>Throws a <see cref="ModelException"/> naming what in <paramref name="request"/> the model cannot do.</summary>
+    public static void Validate(ModelConfig config, GenerationRequest request)
     {
-        var multiple = Config.SizeMultiple;
+        var multiple = config.SizeMultiple;
         if (request.Size.Width % multiple != 0 || request.Size.Height % multiple != 0)
-            throw new ModelException($"Size {request.Size} is not a multiple of {multiple} in both dimensions for model '{Config.Name}'.");
-        FrameCount.Require(Config, request.Frames);
-        var seconds = FrameCount.Seconds(Config, request.Frames);
-        if (seconds > Config.MaxSeconds + 1.0 / Config.FrameRate * Config.TemporalCompression)
-            throw new ModelException($"{seconds:0.##} s is longer than model '{Config.Name}' allows ({Config.MaxSeconds} s).");
+            throw new ModelException($"Size {request.Size} is not a multiple of {multiple} in both dimensions for model '{config.Name}'.");
+        FrameCount.Require(config, request.Frames);
+        // A mode's timeline may carry existing footage as context at both ends beyond the new video's length.
+        var context = 2 * config.TemporalCompression * config.ContextLatentFrames;
+        if (request.Frames > FrameCount.ForSeconds(config, config.MaxSeconds) + context)
+            throw new ModelException($"{FrameCount.Seconds(config, request.Frames):0.##} s is longer than model '{config.Name}' allows ({config.MaxSeconds} s).");
         if (request.Steps is < 1) throw new ModelException($"Steps must be at least 1, got {request.Steps}.");
         if (request.Guidance is < 0 or > 50) throw new ModelException($"Guidance must be between 0 and 50, got {request.Guidance}.");
-        var latentFrames = FrameCount.ToLatent(Config, request.Frames);
-        var (h, w) = LatentSize(request.Size);
+        var latentFrames = FrameCount.ToLatent(config, request.Frames);
+        var (h, w) = LatentSize(config, request.Size);
         foreach (var span in request.Given)
         {
             if (span.Start < 0 || span.End > latentFrames)
                 throw new ModelException($"Given latent frames {span.Start}..{span.End} fall outside the video's {latentFrames}.");
-            if (span.Latents.shape[1] != Config.LatentChannels || span.Latents.shape[3] != h || span.Latents.shape[4] != w)
+            if (span.Latents.shape[1] != config.LatentChannels || span.Latents.shape[3] != h || span.Latents.shape[4] != w)
                 throw new ModelException("Given latents do not match the requested size.");
         }
         if (request.Edit is { } edit && (edit.Latents.shape[2] != latentFrames || edit.Latents.shape[3] != h || edit.Latents.shape[4] != w))

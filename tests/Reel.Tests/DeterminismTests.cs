@@ -54,7 +54,8 @@ public class DeterminismTests
         model.Save(folder);
         string Digest(string seed)
         {
-            var run = ReelProcess.Run("demo", "a blue square falls", "--weights", folder, "--seed", seed, "--seconds", "3", "--threads", "1", "--json");
+            var output = Path.Combine(folder, $"{Guid.NewGuid():N}.mp4");
+            var run = ReelProcess.Run("generate", "a blue square falls", "-o", output, "--weights", folder, "--seed", seed, "--seconds", "3", "--threads", "1", "--json");
             Assert.True(run.ExitCode == 0, run.Stderr);
             return JsonDocument.Parse(run.Stdout).RootElement.GetProperty("latentSha256").GetString()!;
         }

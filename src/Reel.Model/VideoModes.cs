@@ -1,0 +1,127 @@
+using static TorchSharp.torch;
+
+namespace Reel.Model;
+
+/// <summary>
+/// A generation and how its decoded timeline becomes the output video:
+/// <c>Before + decoded[DropHead .. frames − DropTail] + After</c>. Modes that join existing footage keep the
+/// sources' own frames (Before, After) and use only the new segment of the decoded timeline.
+/// </summary>
+public sealed record VideoJob(GenerationRequest Request, Tensor? Before = null, int DropHead = 0, int DropTail = 0, Tensor? After = null)
+    : IDisposable
+{
+    public int OutputFrames => (int)(Before?.shape[2] ?? 0) + Request.Frames - DropHead - DropTail + (int)(After?.shape[2] ?? 0);
+
+    public void Dispose()
+    {
+        Before?.Dispose();
+        After?.Dispose();
+        foreach (var span in Request.Given) span.Latents.Dispose();
+        Request.Edit?.Latents.Dispose();
+    }
+}
+
+/// <summary>
+/// The user-facing modes, each a request of the one conditioning mechanism. Pixel inputs are [1, 3, T, H, W] in
+/// [-1, 1] at the output size. Existing footage is given as context: the last 1 + f_t·(K − 1) frames of a video that
+/// is continued, the first f_t·K frames of one that is led into, K = <see cref="ModelConfig.ContextLatentFrames"/>.
+/// </summary>
+public sealed class VideoModes(VideoGenerator generator, ModelConfig config)
+{
+    private int Ft => config.TemporalCompression;
+
+    public static VideoJob TextToVideo(GenerationRequest request) => new(request);
+
+    /// <summary>The image is the video's first frame.</summary>
+    public VideoJob ImageToVideo(GenerationRequest request, Tensor image) =>
+        new(request with { Given = GivenFromTimeline(request.Frames, (0, image)) });
+
+    /// <summary>New frames after <paramref name="source"/>; <paramref name="newFrames"/> is a multiple of f_t.</summary>
+    public VideoJob ExtendForward(GenerationRequest request, Tensor source, int newFrames)
+    {
+        var context = HeadContext(source);
+        var frames = (int)context.shape[2] + newFrames;
+        return new(request with { Frames = frames, Given = GivenFromTimeline(frames, (0, context)) },
+            Before: source.alias(), DropHead: (int)context.shape[2]);
+    }
+
+    /// <summary>New frames before <paramref name="source"/>; <paramref name="newFrames"/> is 1 + a multiple of f_t.</summary>
+    public VideoJob ExtendBackward(GenerationRequest request, Tensor source, int newFrames)
+    {
+        var context = TailContext(source);
+        var frames = newFrames + (int)context.shape[2];
+        return new(request with { Frames = frames, Given = GivenFromTimeline(frames, (newFrames, context)) },
+            DropTail: (int)context.shape[2], After: source.alias());
+    }
+
+    /// <summary>A bridge of <paramref name="bridgeFrames"/> (a multiple of f_t) from A's end to B's start: A + bridge + B.</summary>
+    public VideoJob Connect(GenerationRequest request, Tensor a, Tensor b, int bridgeFrames)
+    {
+        var (head, tail) = (HeadContext(a), TailContext(b));
+        var frames = (int)head.shape[2] + bridgeFrames + (int)tail.shape[2];
+        return new(request with { Frames = frames, Given = GivenFromTimeline(frames, (0, head), (frames - (int)tail.shape[2], tail)) },
+            Before: a.alias(), DropHead: (int)head.shape[2], DropTail: (int)tail.shape[2], After: b.alias());
+    }
+
+    /// <summary>SDEdit: the source re-generated under the prompt from its latents noised to <paramref name="strength"/>.</summary>
+    public VideoJob Edit(GenerationRequest request, Tensor source, double strength)
+    {
+        var frames = (int)source.shape[2];
+        var usable = 1 + (frames - 1) / Ft * Ft;
+        return new(request with { Frames = usable, Edit = new SdeditStart(generator.EncodeLatents(source[.., .., ..usable]), strength) });
+    }
+
+    /// <summary>
+    /// A video whose last frame leads into its first. The first chunk is generated (from the image when given); the
+    /// timeline then continues f_t·K frames past the end with the video's own first frames, given, and those are dropped.
+    /// </summary>
+    public VideoJob Loop(GenerationRequest request, Tensor? image, IGenerationProgress? progress = null)
+    {
+        var start = image is null ? TextToVideo(request) : ImageToVideo(request, image);
+        var firstChunk = generator.Plan(start.Request).Chunks[0];
+        using var headLatents = generator.GenerateChunk(start.Request, firstChunk, null, progress);
+        start.Dispose();
+        var contextFrames = Ft * config.ContextLatentFrames;
+        if (request.Frames <= contextFrames || firstChunk.Length <= config.ContextLatentFrames)
+            throw new ModelException($"A loop needs more than {contextFrames} frames.");
+        using var decoded = cat(generator.Decode(headLatents).ToList(), 0);
+        using var head = decoded[..contextFrames].permute(1, 0, 2, 3).unsqueeze(0);
+        var frames = request.Frames + contextFrames;
+        var spans = GivenFromTimeline(frames, (0, head), (request.Frames, head));
+        // Frames 0 .. f_t·K decode from latents 0 .. K alone (the decoder is causal): give those exactly as generated,
+        // so the frames copied to the end are the frames the video starts with.
+        var exactHead = new GivenSpan(0, headLatents[.., .., ..(config.ContextLatentFrames + 1)].clone());
+        foreach (var span in spans.Where(s => s.Start == 0)) span.Latents.Dispose();
+        return new(request with { Frames = frames, Given = [exactHead, .. spans.Where(s => s.Start > 0)] }, DropTail: contextFrames);
+    }
+
+    /// <summary>The last 1 + f_t·m frames of a video continued forward, m ≤ K − 1.</summary>
+    private Tensor HeadContext(Tensor source)
+    {
+        var frames = (int)source.shape[2];
+        var length = Math.Min(1 + Ft * (config.ContextLatentFrames - 1), 1 + (frames - 1) / Ft * Ft);
+        return source[.., .., (frames - length)..];
+    }
+
+    /// <summary>The first f_t·m frames of a video led into, 1 ≤ m ≤ K.</summary>
+    private Tensor TailContext(Tensor source)
+    {
+        var frames = (int)source.shape[2];
+        if (frames < Ft) throw new ModelException($"A video to lead into needs at least {Ft} frames; this one has {frames}.");
+        return source[.., .., ..Math.Min(Ft * config.ContextLatentFrames, frames / Ft * Ft)];
+    }
+
+    private IReadOnlyList<GivenSpan> GivenFromTimeline(int frames, params (int At, Tensor Pixels)[] pieces)
+    {
+        var (h, w) = (pieces[0].Pixels.shape[3], pieces[0].Pixels.shape[4]);
+        using var timeline = zeros([1, 3, frames, h, w]);
+        var known = new bool[frames];
+        foreach (var (at, pixels) in pieces)
+        {
+            var length = (int)pixels.shape[2];
+            timeline[.., .., at..(at + length)] = pixels;
+            Array.Fill(known, true, at, length);
+        }
+        return generator.GivenFromPixels(timeline, known);
+    }
+}

@@ -1,0 +1,178 @@
+using System.Text.Json;
+using FFMpegCore;
+using Reel.Media;
+
+namespace Reel.Tests;
+
+/// <summary>`reel generate` end to end, as a separate process, on fresh weights of the `test` configuration.</summary>
+public class GenerateCommandTests
+{
+    private readonly string _folder = TestModels.TempFolder();
+
+    private string PathFor(string name) => Path.Combine(_folder, name);
+
+    private JsonElement Generate(params string[] args)
+    {
+        var run = ReelProcess.Run(["generate", .. args, "--config", "test", "--threads", "1", "--json"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        return JsonDocument.Parse(run.Stdout).RootElement;
+    }
+
+    private static int CountFrames(string path) => FFProbe.GetFrames(path).Frames.Count;
+
+    private static async Task<IReadOnlyList<RgbFrame>> Frames(string path) => await MediaReader.ReadVideoAsync(path, 32, 32, 8);
+
+    /// <summary>Mean absolute difference in [0, 255] between frame runs: H.264 keeps copied footage within a few levels.</summary>
+    private static double Difference(IEnumerable<RgbFrame> a, IEnumerable<RgbFrame> b) =>
+        a.Zip(b).SelectMany(p => p.First.Pixels.Zip(p.Second.Pixels, (x, y) => (double)Math.Abs(x - y))).Average();
+
+    private static int Closest(IReadOnlyList<RgbFrame> frames, RgbFrame still) =>
+        Enumerable.Range(0, frames.Count).MinBy(i => Difference([frames[i]], [still]));
+
+    private string Source(string name, int seconds, ulong seed)
+    {
+        var path = PathFor(name);
+        Generate("a source clip", "-o", path, "--seconds", seconds.ToString(), "--seed", seed.ToString());
+        return path;
+    }
+
+    [Fact]
+    public async Task Text_to_video_writes_an_mp4_a_thumbnail_and_a_spritesheet_from_the_same_frames()
+    {
+        var (mp4, thumb, sheet) = (PathFor("out.mp4"), PathFor("thumb.png"), PathFor("sheet.png"));
+        var report = Generate("a red ball bouncing", "-o", mp4, "--seconds", "3", "--seed", "5", "--thumbnail", thumb, "--spritesheet", sheet);
+        Assert.Equal(25, report.GetProperty("frames").GetInt32());
+        Assert.Equal(3, report.GetProperty("chunks").GetInt32());
+        var probe = await FFProbe.AnalyseAsync(mp4);
+        Assert.Equal(("h264", 32, 32), (probe.PrimaryVideoStream!.CodecName, probe.PrimaryVideoStream.Width, probe.PrimaryVideoStream.Height));
+        Assert.Equal(8, probe.PrimaryVideoStream.AverageFrameRate, 3);
+        Assert.Equal(25, CountFrames(mp4));
+
+        var frames = await Frames(mp4);
+        var still = await MediaReader.ReadImageAsync(thumb, 32, 32);
+        Assert.Equal(12, Closest(frames, still)); // the thumbnail is the middle frame
+        var grid = await FFProbe.AnalyseAsync(sheet);
+        Assert.Equal((128, 128), (grid.PrimaryVideoStream!.Width, grid.PrimaryVideoStream.Height)); // 16 frames, 4 × 4
+        var cell = await MediaReader.ReadImageAsync(sheet, 128, 128);
+        var lastCell = new RgbFrame(32, 32, Enumerable.Range(0, 32).SelectMany(y => cell.Pixels.Skip(((96 + y) * 128 + 96) * 3).Take(96)).ToArray());
+        Assert.Equal(24, Closest(frames, lastCell)); // the spritesheet ends with the last frame
+    }
+
+    [Fact]
+    public async Task Image_to_video_starts_from_the_image()
+    {
+        var image = PathFor("start.png");
+        await MediaWriter.WriteImageAsync(image, new RgbFrame(64, 64, Enumerable.Range(0, 64 * 64 * 3).Select(i => (byte)(i * 7 % 256)).ToArray()));
+        var report = Generate("it moves", "-o", PathFor("i2v.mp4"), "--image", image, "--seconds", "2", "--seed", "1");
+        Assert.Equal(17, report.GetProperty("frames").GetInt32());
+        Assert.Equal("image", report.GetProperty("mode").GetString());
+        Assert.Equal("32x32", report.GetProperty("size").GetString()); // square input, the square size
+        Assert.Equal(17, CountFrames(PathFor("i2v.mp4")));
+    }
+
+    [Fact]
+    public async Task Extending_keeps_the_source_frames_and_adds_new_ones_after_or_before()
+    {
+        var source = Source("source.mp4", 2, 11);
+        var sourceFrames = await Frames(source);
+        var forward = Generate("and then", "-o", PathFor("forward.mp4"), "--extend", source, "--seconds", "1", "--seed", "2");
+        Assert.Equal(17 + 8, forward.GetProperty("frames").GetInt32());
+        var after = await Frames(PathFor("forward.mp4"));
+        Assert.Equal(25, after.Count);
+        Assert.True(Difference(sourceFrames, after.Take(17)) < 6, "the source comes first, unchanged");
+
+        var backward = Generate("before that", "-o", PathFor("backward.mp4"), "--extend", source, "--backward", "--seconds", "1", "--seed", "2");
+        Assert.Equal(9 + 17, backward.GetProperty("frames").GetInt32());
+        var before = await Frames(PathFor("backward.mp4"));
+        Assert.True(Difference(sourceFrames, before.Skip(9)) < 6, "the source comes last, unchanged");
+    }
+
+    [Fact]
+    public async Task Connecting_two_videos_puts_a_bridge_between_them()
+    {
+        var (a, b) = (Source("a.mp4", 1, 21), Source("b.mp4", 1, 22));
+        var report = Generate("a bridge", "-o", PathFor("joined.mp4"), "--connect", a, b, "--seconds", "2", "--seed", "3");
+        Assert.Equal(9 + 16 + 9, report.GetProperty("frames").GetInt32());
+        var joined = await Frames(PathFor("joined.mp4"));
+        Assert.True(Difference(await Frames(a), joined.Take(9)) < 6);
+        Assert.True(Difference(await Frames(b), joined.Skip(25)) < 6);
+    }
+
+    [Fact]
+    public async Task Loops_and_edits_run_end_to_end()
+    {
+        var loop = Generate("round and round", "-o", PathFor("loop.mp4"), "--loop", "--seconds", "3", "--seed", "4");
+        Assert.Equal(("loop", 25), (loop.GetProperty("mode").GetString(), loop.GetProperty("frames").GetInt32()));
+        Assert.Equal(25, CountFrames(PathFor("loop.mp4")));
+
+        var source = Source("to-edit.mp4", 2, 12);
+        var edit = Generate("the same, but blue", "-o", PathFor("edit.mp4"), "--edit", source, "--strength", "0.4", "--seed", "5");
+        Assert.Equal(("edit", 17), (edit.GetProperty("mode").GetString(), edit.GetProperty("frames").GetInt32()));
+        Assert.Equal(17, CountFrames(PathFor("edit.mp4")));
+    }
+
+    [Fact]
+    public void Without_trained_weights_it_says_so_on_stderr()
+    {
+        var run = ReelProcess.Run("generate", "a ball", "-o", PathFor("fresh.mp4"), "--config", "test", "--frames", "1");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("freshly initialised (untrained)", run.Stderr);
+        Assert.Matches(@"seed \d+", run.Stdout); // chosen and printed
+    }
+
+    public static TheoryData<string, string[]> BadInputs => new()
+    {
+        { "not a multiple of 8", ["--size", "36x32"] },
+        { "is not WxH", ["--size", "wide"] },
+        { "nearest valid counts are 5 and 9", ["--frames", "6"] },
+        { "--seconds must be more than 0", ["--seconds", "0"] },
+        { "--seconds must be more than 0", ["--seconds", "-3"] },
+        { "at most 20", ["--seconds", "100000"] },
+        { "not both", ["--frames", "5", "--seconds", "1"] },
+        { "no such file", ["--image", "/nonexistent/picture.png"] },
+        { "no such file", ["--extend", "/nonexistent/clip.mp4"] },
+        { "cannot be combined", ["--image", "a.png", "--edit", "b.mp4"] },
+        { "--backward needs --extend", ["--backward"] },
+        { "--strength needs --edit", ["--strength", "0.5"] },
+        { "must end in .png", ["--thumbnail", "thumb.bmp"] },
+        { "Unrecognized command or argument '--bogus'", ["--bogus"] },
+        { "float16 is not supported", ["--dtype", "float16"] },
+        { "CUDA is not available", ["--device", "cuda"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void Bad_input_ends_with_one_line_a_non_zero_exit_and_no_output(string message, string[] args)
+    {
+        var output = PathFor("never.mp4");
+        var run = ReelProcess.Run(["generate", "a ball", "-o", output, "--config", "test", .. args]);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains(message, run.Stderr);
+        Assert.Single(run.Stderr.Trim().Split('\n'));
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFiles(_folder));
+    }
+
+    [Fact]
+    public async Task Unreadable_inputs_empty_prompts_and_mismatched_weights_are_refused_without_output()
+    {
+        var output = PathFor("never.mp4");
+        var fake = PathFor("fake.png");
+        await File.WriteAllTextAsync(fake, "this is text");
+        var weights = Path.Combine(_folder, "weights");
+        using (var model = TestModels.Active()) model.Save(weights);
+        foreach (var (message, args) in new (string, string[])[]
+                 {
+                     ("not a readable PNG", ["a ball", "--image", fake]),
+                     ("prompt is empty", ["  "]),
+                     ("contradicts", ["a ball", "--weights", weights, "--config", "tiny"]),
+                     ("--edit keeps the source's length", ["a ball", "--edit", fake, "--seconds", "1"]),
+                 })
+        {
+            var run = ReelProcess.Run(["generate", .. args, "-o", output, .. args.Contains("--config") ? Array.Empty<string>() : ["--config", "test"]]);
+            Assert.NotEqual(0, run.ExitCode);
+            Assert.Contains(message, run.Stderr);
+            Assert.False(File.Exists(output));
+        }
+    }
+}
