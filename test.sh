@@ -9,6 +9,21 @@ if ! command -v dotnet >/dev/null; then
   exit 1
 fi
 
+# Debian packages the tests use for real: installed only when missing.
+apt_updated=false
+need_apt() { # need_apt COMMAND PACKAGE
+  command -v "$1" >/dev/null && return 0
+  local sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  if [[ $apt_updated == false ]]; then
+    $sudo apt-get update -qq
+    apt_updated=true
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+need_apt ffmpeg ffmpeg
+need_apt ffprobe ffmpeg
+
 dotnet build Orleans.sln -c Release -nologo -v quiet --tl:off
 
 results="$(mktemp -d)"

@@ -63,14 +63,15 @@ public sealed class DitBlock : nn.Module
         var (shiftAttn, scaleAttn, gateAttn, shiftMlp, scaleMlp, gateMlp) = (mod[0], mod[1], mod[2], mod[3], mod[4], mod[5]);
 
         var h = Modulate(norm1.forward(x), shiftAttn, scaleAttn).view(b, t * s, d);
-        x = x + gateAttn * attn.forward(h, h, rotary: rotary).view(b, t, s, d);
+        x = addcmul(x, gateAttn, attn.forward(h, h, rotary: rotary).view(b, t, s, d), 1);
         var flat = norm2.forward(x).view(b, t * s, d);
         x = x + cross_attn.forward(flat, caption, captionMask).view(b, t, s, d);
-        x = x + gateMlp * mlp.forward(Modulate(norm3.forward(x), shiftMlp, scaleMlp));
+        x = addcmul(x, gateMlp, mlp.forward(Modulate(norm3.forward(x), shiftMlp, scaleMlp)), 1);
         return x.MoveToOuterDisposeScope();
     }
 
-    internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) => x * (1 + scale) + shift;
+    /// <summary>x·(1 + scale) + shift in one fused pass.</summary>
+    internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) => addcmul(shift, x, 1 + scale, 1);
 
     internal void ZeroInitModulation()
     {
@@ -149,6 +150,20 @@ public sealed class DiffusionTransformer : nn.Module
         }
         foreach (var block in blocks) block.ZeroInitModulation();
         final_layer.ZeroInit();
+    }
+
+    /// <summary>
+    /// Floating-point operations of one forward pass (multiply-adds count two): the token-wise linear layers, the
+    /// attention products over the sequence and the caption, and the per-frame modulation.
+    /// </summary>
+    public static double ForwardFlops(ModelConfig config, long batch, long tokensPerFrame, long frames, long captionTokens)
+    {
+        double d = config.DitWidth, n = tokensPerFrame * frames, hidden = (long)(config.DitWidth * config.MlpRatio);
+        var perTokenLinear = d * d + 2 * d * d + d * d + d * d + d * d + 2 * d * hidden; // self q, kv, proj; cross q, proj; MLP
+        var attention = 2 * 2 * n * d + 2 * 2 * captionTokens * d; // QKᵀ and AV, self then cross
+        var perBlock = n * (2 * perTokenLinear + attention) + captionTokens * 2 * (2 * d * d) + frames * 2 * d * 6 * d;
+        var embed = n * 2 * (config.LatentChannels * config.PatchSize * config.PatchSize) * d * 2;
+        return batch * (config.DitDepth * perBlock + embed + frames * 2 * (256 * d + d * d));
     }
 
     /// <param name="x">Noisy latents [B, C, T, H, W]; H and W multiples of the patch size.</param>

@@ -283,6 +283,7 @@ public sealed class SpacetimeVae : nn.Module
             using (no_grad())
             using (NewDisposeScope())
                 pixels = decoder.forward(latents[.., .., start..end].to(dtype), cache).to(ScalarType.Float32).MoveToOuterDisposeScope();
+            NativeMemoryPolicy.ReleaseFreedMemory();
             yield return pixels;
         }
     }
