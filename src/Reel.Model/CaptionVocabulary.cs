@@ -20,5 +20,9 @@ public static class CaptionVocabulary
         "rises", "rising", "rests", "resting", "stays", "still", "stationary", "passes", "hidden", "appears", "emerges",
         "gravity", "left", "right", "top", "bottom", "upward", "downward", "diagonally", "fast", "slow", "slowly", "quickly",
         "north", "south", "east", "west", "corner", "middle", "center", "centre", "scene", "frame", "video", "clip",
+        // the procedural world's captions (a test keeps every caption word here)
+        "against", "air", "backdrop", "block", "column", "comes", "does", "drifts", "edges", "flies", "front", "glides",
+        "ground", "leftward", "lower", "motionless", "move", "not", "part", "place", "rightward", "sits", "size", "stands",
+        "tossed", "travels", "upper", "walls", "wedge",
     ];
 }

@@ -1,0 +1,21 @@
+namespace Reel.World;
+
+/// <summary>A short prompt made into a detailed caption of the training distribution, and what went into it.</summary>
+public sealed record ExpandedPrompt(string Prompt, string Caption, SceneSpec Spec, IReadOnlyList<string> UnknownWords);
+
+/// <summary>
+/// The seed's prompt expansion: parse what the prompt says, fill every open attribute from seeded choices (distinct
+/// colours, any shape, size and motion, no pillar unless asked for), and describe the result as the captioner would.
+/// Unknown words are reported, never fatal.
+/// </summary>
+public static class PromptExpander
+{
+    public static ExpandedPrompt Expand(string prompt, ulong seed)
+    {
+        var parsed = CaptionParser.Parse(prompt);
+        var objects = parsed.Spec.Objects.Count == 0 ? [new ObjectSpec()] : parsed.Spec.Objects.Take(ProceduralWorld.MaxObjects).ToArray();
+        var random = new WorldRandom(seed);
+        var spec = ProceduralWorld.Complete(new SceneSpec(objects, parsed.Spec.Occluder), random);
+        return new ExpandedPrompt(prompt, Captioner.Describe(spec, random), spec, parsed.UnknownWords);
+    }
+}
