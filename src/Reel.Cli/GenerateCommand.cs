@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Reel.Media;
 using Reel.Model;
+using Reel.World;
 using static TorchSharp.torch;
 
 namespace Reel.Cli;
@@ -36,6 +37,7 @@ public static class GenerateCommand
         public readonly Option<double?> Strength = new("--strength") { Description = $"With --edit: how much to change, in (0, 1] (default {DefaultEditStrength})" };
         public readonly Option<FileInfo?> Thumbnail = new("--thumbnail") { Description = "Also write a still of the clip (.png, .jpg, .webp)" };
         public readonly Option<FileInfo?> Spritesheet = new("--spritesheet") { Description = $"Also write a grid of up to {SpritesheetFrames} evenly spaced frames (.png, .jpg, .webp)" };
+        public readonly Option<bool> NoExpand = new("--no-expand") { Description = "Use the prompt as the caption, without expanding it" };
         public readonly Option<bool> Json = new("--json") { Description = "Print what was done as JSON" };
         public readonly ModelOptions Model = new();
     }
@@ -46,7 +48,7 @@ public static class GenerateCommand
         var command = new Command("generate", "Generate a video from a prompt, optionally from an image or existing videos")
         {
             o.Prompt, o.Output, o.Size, o.Seconds, o.Frames, o.Seed, o.Steps, o.Guidance, o.Solver, o.Image, o.Extend, o.Backward,
-            o.Loop, o.Connect, o.Edit, o.Strength, o.Thumbnail, o.Spritesheet, o.Json,
+            o.Loop, o.Connect, o.Edit, o.Strength, o.Thumbnail, o.Spritesheet, o.NoExpand, o.Json,
         };
         o.Model.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(o, result, cancel)));
@@ -83,10 +85,13 @@ public static class GenerateCommand
         if (FrameCount.Seconds(config, frames) > config.MaxSeconds + 1.0)
             throw new ModelException($"{frames} frames is longer than model '{config.Name}' allows ({config.MaxSeconds} s).");
 
+        var seed = result.GetValue(o.Seed) ?? (ulong)Random.Shared.NextInt64();
+        var expanded = result.GetValue(o.NoExpand) ? null : PromptExpander.Expand(prompt, PromptExpander.SeedFor(seed));
+        if (expanded is { UnknownWords.Count: > 0 })
+            Console.Error.WriteLine($"Words the model's world does not know (ignored in expansion): {string.Join(", ", expanded.UnknownWords)}");
         var request = new GenerationRequest
         {
-            Prompt = prompt, Size = size, Frames = frames,
-            Seed = result.GetValue(o.Seed) ?? (ulong)Random.Shared.NextInt64(),
+            Prompt = expanded?.Caption ?? prompt, Size = size, Frames = frames, Seed = seed,
             Steps = result.GetValue(o.Steps), Guidance = result.GetValue(o.Guidance), Solver = result.GetValue(o.Solver),
         };
         VideoGenerator.Validate(config, request);
@@ -143,14 +148,14 @@ public static class GenerateCommand
         progress.Dispose();
 
         var report = new GenerateReport(
-            mode, config.Name, model.WeightsHash ?? "fresh", prompt, request.Seed, size.ToString(), job.OutputFrames, config.FrameRate,
+            mode, config.Name, model.WeightsHash ?? "fresh", prompt, request.Prompt, expanded?.UnknownWords ?? [], request.Seed, size.ToString(), job.OutputFrames, config.FrameRate,
             Math.Round(FrameCount.Seconds(config, job.OutputFrames), 3), plan.Chunks.Count, job.Request.Steps ?? config.DefaultSteps,
             job.Request.Guidance ?? config.DefaultGuidance, latents.shape, LatentDigest.Of(latents), output, thumbnail, spritesheet,
             new GenerateTimings(Math.Round(loadSeconds, 3), chunkTimes.Seconds.Select(t => Math.Round(t, 3)).ToArray(),
                 Math.Round(generateSeconds, 3), Math.Round(clock.Elapsed.TotalSeconds, 3)));
         if (result.GetValue(o.Json)) Console.WriteLine(JsonSerializer.Serialize(report, CommandErrors.Json));
         else Console.WriteLine($"{output}: {report.Frames} frames {report.Size} at {report.Fps} fps ({report.Seconds} s), " +
-            $"{report.Chunks} chunk(s), seed {report.Seed}, {report.Timings.GenerateSeconds:0.0} s");
+            $"{report.Chunks} chunk(s), seed {report.Seed}, {report.Timings.GenerateSeconds:0.0} s\ncaption: {report.Caption}");
     }
 
     /// <summary>The mode the flags ask for, refusing combinations that make no sense.</summary>
@@ -248,7 +253,7 @@ public static class GenerateCommand
     private sealed record GenerateTimings(double LoadSeconds, double[] ChunkSeconds, double GenerateSeconds, double WriteSeconds);
 
     private sealed record GenerateReport(
-        string Mode, string Config, string Weights, string Prompt, ulong Seed, string Size, int Frames, int Fps, double Seconds,
+        string Mode, string Config, string Weights, string Prompt, string Caption, IReadOnlyList<string> UnknownWords, ulong Seed, string Size, int Frames, int Fps, double Seconds,
         int Chunks, int Steps, double Guidance, long[] LatentShape, string LatentSha256, string Output, string? Thumbnail,
         string? Spritesheet, GenerateTimings Timings);
 }

@@ -4,6 +4,7 @@ using Reel.Cli;
 var root = new RootCommand("Reel: a video generation model and the cluster that serves it.")
 {
     GenerateCommand.Create(),
+    EvalCommand.Create(),
     BenchCommand.Create(),
 };
 return await CommandErrors.InvokeAsync(root, args);

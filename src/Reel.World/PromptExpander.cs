@@ -10,6 +10,9 @@ public sealed record ExpandedPrompt(string Prompt, string Caption, SceneSpec Spe
 /// </summary>
 public static class PromptExpander
 {
+    /// <summary>The expansion's seed for a request seed, so the same request always expands the same way.</summary>
+    public static ulong SeedFor(ulong requestSeed) => requestSeed ^ 0x6A09E667F3BCC909UL;
+
     public static ExpandedPrompt Expand(string prompt, ulong seed)
     {
         var parsed = CaptionParser.Parse(prompt);

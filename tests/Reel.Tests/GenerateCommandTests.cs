@@ -112,6 +112,21 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void Prompts_are_expanded_into_captions_unless_asked_not_to()
+    {
+        var expanded = Generate("red ball bouncing", "-o", PathFor("expanded.mp4"), "--frames", "1", "--seed", "9");
+        var caption = expanded.GetProperty("caption").GetString()!;
+        Assert.Equal(Reel.World.PromptExpander.Expand("red ball bouncing", Reel.World.PromptExpander.SeedFor(9)).Caption, caption);
+        Assert.NotEqual("red ball bouncing", caption);
+        var plain = Generate("red ball bouncing", "-o", PathFor("plain.mp4"), "--frames", "1", "--seed", "9", "--no-expand");
+        Assert.Equal("red ball bouncing", plain.GetProperty("caption").GetString());
+        var unknown = ReelProcess.Run("generate", "a zebra ball", "-o", PathFor("zebra.mp4"), "--config", "test", "--frames", "1", "--json");
+        Assert.Equal(0, unknown.ExitCode);
+        Assert.Contains("zebra", unknown.Stderr);
+        Assert.Equal("zebra", JsonDocument.Parse(unknown.Stdout).RootElement.GetProperty("unknownWords")[0].GetString());
+    }
+
+    [Fact]
     public void Without_trained_weights_it_says_so_on_stderr()
     {
         var run = ReelProcess.Run("generate", "a ball", "-o", PathFor("fresh.mp4"), "--config", "test", "--frames", "1");

@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Reel.Media;
+using Reel.Model;
+using Reel.World;
+using static TorchSharp.torch;
+
+namespace Reel.Cli;
+
+/// <summary>
+/// <c>reel eval</c>: generates every case of a prompt file (expanded as <c>reel generate</c> would), reads the clips
+/// with the tracker, and scores them against the case's attributes — beside ground-truth clips of the same cases,
+/// the tracker's ceiling. Seed of case i (0-based, file order), repeat k: 1000·i + k.
+/// </summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var prompts = new Option<FileInfo>("--prompts") { Description = "Cases: 'prompt<TAB>attributes' per line", Required = true };
+        var seeds = new Option<int>("--seeds") { Description = "Clips per case", DefaultValueFactory = _ => 2 };
+        var json = new Option<FileInfo?>("--json") { Description = "Also write every score as JSON here" };
+        var groundTruth = new Option<bool>("--ground-truth") { Description = "Only score ground-truth clips (no model)" };
+        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the model's)" };
+        var model = new ModelOptions();
+        var command = new Command("eval", "Measure how well generated clips follow their prompts and the world's physics")
+        {
+            prompts, seeds, json, groundTruth, steps,
+        };
+        model.AddTo(command);
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
+        {
+            var file = result.GetValue(prompts)!;
+            if (!file.Exists) throw new MediaException($"{file.FullName}: no such file.");
+            IReadOnlyList<EvalCase> cases;
+            try
+            {
+                cases = EvalCases.Parse(await File.ReadAllTextAsync(file.FullName, cancel), file.Name);
+            }
+            catch (FormatException e)
+            {
+                throw new ModelException(e.Message);
+            }
+            if (cases.Count == 0) throw new ModelException($"{file.FullName} holds no cases.");
+            var repeats = result.GetValue(seeds);
+            if (repeats < 1) throw new ModelException("--seeds must be at least 1.");
+            var (config, _) = model.Resolve(result);
+            using var reel = result.GetValue(groundTruth) ? null : model.Open(result);
+            var report = Run(cases, repeats, reel?.Config ?? config, reel, result.GetValue(steps), cancel);
+            Console.WriteLine(report.ToText());
+            if (result.GetValue(json) is { } path) await File.WriteAllTextAsync(path.FullName, JsonSerializer.Serialize(report, CommandErrors.Json), cancel);
+        }));
+        return command;
+    }
+
+    private static EvalReport Run(IReadOnlyList<EvalCase> cases, int repeats, ModelConfig config, ReelModel? model, int? steps, CancellationToken cancel)
+    {
+        var generator = model is null ? null : new VideoGenerator(model);
+        var results = new List<CaseResult>();
+        var psnr = new List<double>();
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < cases.Count; i++)
+        {
+            var c = cases[i];
+            var size = c.Size is { } s ? new VideoSize(s.Width, s.Height) : config.DefaultSize;
+            var latentFrames = config.ChunkLatentFrames + (c.Chunks - 1) * (config.ChunkLatentFrames - config.OverlapLatentFrames);
+            var frames = FrameCount.ToPixel(config, latentFrames);
+            var clips = new List<ClipResult>();
+            for (var k = 0; k < repeats; k++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var seed = (ulong)(1000 * i + k);
+                var expanded = PromptExpander.Expand(c.Prompt, PromptExpander.SeedFor(seed));
+                var plan = ChunkPlanner.Plan(config, frames, seed);
+                var boundaries = plan.Chunks.Skip(1).Select(ch => FrameCount.ToPixel(config, ch.Start + ch.GivenFromPrevious)).ToArray();
+                // The truth: the case's attributes, the rest filled from the seed, rendered exactly.
+                var truthSpec = ProceduralWorld.Complete(c.Expected, new WorldRandom(seed));
+                var truth = ProceduralWorld.Render(truthSpec, seed, size.Width, size.Height, frames, config.FrameRate);
+                var truthScores = ClipEvaluation.Score(Tracker.Track(truth.Frames), c.Expected, config.FrameRate, boundaries);
+                ClipScores? generatedScores = null;
+                if (generator is not null)
+                {
+                    var request = new GenerationRequest { Prompt = expanded.Caption, Size = size, Frames = frames, Seed = seed, Steps = steps };
+                    using var latents = generator.GenerateLatents(request);
+                    var generated = generator.Decode(latents).SelectMany(chunk => { using (chunk) return FrameTensors.ToFrames(chunk).ToList(); }).ToList();
+                    generatedScores = ClipEvaluation.Score(Tracker.Track(generated), c.Expected, config.FrameRate, boundaries);
+                    psnr.Add(ReconstructionPsnr(model!, truth.Frames));
+                }
+                clips.Add(new ClipResult(seed, expanded.Caption, generatedScores, truthScores));
+            }
+            results.Add(new CaseResult(c.Line, c.Prompt, c.KnownWords, c.Chunks, size.ToString(), clips));
+            if (!Console.IsErrorRedirected) Console.Error.Write($"\r{i + 1}/{cases.Count} cases, {clock.Elapsed.TotalSeconds:0} s");
+        }
+        if (!Console.IsErrorRedirected) Console.Error.WriteLine();
+        return new EvalReport(config.Name, model?.WeightsHash ?? (model is null ? "none" : "fresh"), repeats, results,
+            Summary(results, c => c.Generated), Summary(results, c => c.GroundTruth), psnr.Count > 0 ? Math.Round(psnr.Average(), 2) : null);
+    }
+
+    /// <summary>PSNR (dB, pixels in [0, 255]) of the VAE's encode-decode round trip of a ground-truth clip.</summary>
+    private static double ReconstructionPsnr(ReelModel model, IReadOnlyList<RgbFrame> frames)
+    {
+        using var scope = NewDisposeScope();
+        var video = FrameTensors.ToVideo(frames);
+        using var latents = model.EncodeLatents(video);
+        var decoded = cat(model.DecodeLatents(latents).ToList(), 2).clamp(-1, 1);
+        var mse = ((decoded - video) * 127.5).square().mean().item<float>();
+        return 10 * Math.Log10(255.0 * 255.0 / Math.Max(mse, 1e-10));
+    }
+
+    private static Dictionary<string, MetricSummary> Summary(IReadOnlyList<CaseResult> cases, Func<ClipResult, ClipScores?> pick)
+    {
+        MetricSummary Of(IEnumerable<CaseResult> subset)
+        {
+            var scores = subset.SelectMany(c => c.Clips).Select(pick).OfType<ClipScores>().ToArray();
+            double? Mean(Func<ClipScores, double?> metric)
+            {
+                var values = scores.Select(metric).OfType<double>().ToArray();
+                return values.Length == 0 ? null : Math.Round(values.Average(), 1);
+            }
+            return new MetricSummary(scores.Length, Mean(s => s.Colour), Mean(s => s.Shape), Mean(s => s.Count), Mean(s => s.Motion),
+                Mean(s => s.Presence), Mean(s => s.Permanence), Mean(s => s.JoinJump));
+        }
+        return new Dictionary<string, MetricSummary>
+        {
+            ["all"] = Of(cases),
+            ["knownWords"] = Of(cases.Where(c => c.KnownWords)),
+            ["newWords"] = Of(cases.Where(c => !c.KnownWords)),
+        };
+    }
+
+    private sealed record ClipResult(ulong Seed, string Caption, ClipScores? Generated, ClipScores GroundTruth);
+
+    private sealed record CaseResult(int Line, string Prompt, bool KnownWords, int Chunks, string Size, List<ClipResult> Clips);
+
+    private sealed record MetricSummary(int Clips, double? Colour, double? Shape, double? Count, double? Motion, double? Presence,
+        double? Permanence, double? JoinJump);
+
+    private sealed record EvalReport(string Config, string Weights, int Seeds, List<CaseResult> Cases,
+        Dictionary<string, MetricSummary> Generated, Dictionary<string, MetricSummary> GroundTruth, double? VaePsnr)
+    {
+        public string ToText()
+        {
+            static string F(double? v) => v is null ? "     -" : $"{v,6:0.0}";
+            var lines = new List<string>
+            {
+                $"{Cases.Count} cases × {Seeds} seeds, model {Config} ({Weights})",
+                "                         clips  colour  shape  count  motion presence permanence join",
+            };
+            foreach (var (name, summary) in new[] { ("generated", Generated), ("ground truth", GroundTruth) })
+                foreach (var (split, m) in summary.Where(s => s.Value.Clips > 0))
+                    lines.Add($"{name + " " + split,-24} {m.Clips,5} {F(m.Colour)} {F(m.Shape)} {F(m.Count)} {F(m.Motion)} {F(m.Presence)}    {F(m.Permanence)} {F(m.JoinJump)}");
+            if (VaePsnr is { } psnr) lines.Add($"VAE reconstruction PSNR on ground-truth clips: {psnr:0.00} dB");
+            return string.Join('\n', lines);
+        }
+    }
+}

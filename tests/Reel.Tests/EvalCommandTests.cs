@@ -1,0 +1,84 @@
+using System.Text.Json;
+using Reel.World;
+
+namespace Reel.Tests;
+
+public class EvalCommandTests
+{
+    private const string Cases = """
+        # two cases, one with a word the world does not know
+        a red ball bouncing	count=1 colour=red shape=disc motion=falls
+        a blue box and a green wedge	count=2 colour=blue,green shape=square,triangle motion=left,rests occluder=yes chunks=2
+        a magenta marble rolls	count=1 colour=magenta shape=disc motion=right size=48x32
+        """;
+
+    [Fact]
+    public void The_case_file_parses_into_expected_attributes()
+    {
+        var cases = EvalCases.Parse(Cases);
+        Assert.Equal(3, cases.Count);
+        Assert.Equal(2, cases[0].Line);
+        Assert.Equal(new ObjectSpec(Shape.Square, Colour.Blue, null, Motion.Left), cases[1].Expected.Objects[0]);
+        Assert.True(cases[1].Expected.Occluder);
+        Assert.Equal(2, cases[1].Chunks);
+        Assert.Equal((48, 32), cases[2].Size);
+        Assert.True(cases[0].KnownWords);
+        Assert.False(cases[2].KnownWords); // "marble", "rolls"
+    }
+
+    [Theory]
+    [InlineData("a ball", "expected 'prompt<TAB>attributes'")]
+    [InlineData("a ball\tcount=4", "count must be 1 to 3")]
+    [InlineData("a ball\tcount=1 colour=red,blue", "colour lists 2 values")]
+    [InlineData("a ball\tcount=1 shape=hexagon", "unknown shape 'hexagon'")]
+    [InlineData("a ball\tcount=1 motion=spins", "unknown motion 'spins'")]
+    [InlineData("a ball\tcount=1 speed=fast", "unknown attribute 'speed'")]
+    [InlineData("a ball\tcount=1 occluder=maybe", "occluder must be yes or no")]
+    [InlineData("\tcount=1", "the prompt is empty")]
+    public void Bad_case_lines_are_refused_with_their_line_number(string line, string message)
+    {
+        var error = Assert.Throws<FormatException>(() => EvalCases.Parse($"# header\n{line}", "cases.tsv"));
+        Assert.Contains("cases.tsv:2:", error.Message);
+        Assert.Contains(message, error.Message);
+    }
+
+    [Fact]
+    public void Eval_runs_end_to_end_and_reports_generated_and_ground_truth_scores_split_by_known_words()
+    {
+        var folder = TestModels.TempFolder();
+        var prompts = Path.Combine(folder, "cases.tsv");
+        File.WriteAllText(prompts, Cases);
+        var json = Path.Combine(folder, "eval.json");
+        var run = ReelProcess.Run("eval", "--prompts", prompts, "--config", "test", "--seeds", "1", "--steps", "2", "--threads", "1", "--json", json);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("ground truth all", run.Stdout);
+        var report = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
+        Assert.Equal(3, report.GetProperty("cases").GetArrayLength());
+        var clip = report.GetProperty("cases")[0].GetProperty("clips")[0];
+        Assert.Equal(0UL, clip.GetProperty("seed").GetUInt64());
+        Assert.Equal(PromptExpander.Expand("a red ball bouncing", PromptExpander.SeedFor(0)).Caption, clip.GetProperty("caption").GetString());
+        Assert.Equal(JsonValueKind.Object, clip.GetProperty("generated").ValueKind);
+        Assert.Equal(3, report.GetProperty("generated").GetProperty("all").GetProperty("clips").GetInt32());
+        Assert.Equal(1, report.GetProperty("groundTruth").GetProperty("newWords").GetProperty("clips").GetInt32());
+        Assert.True(report.GetProperty("groundTruth").GetProperty("all").GetProperty("colour").GetDouble() >= 99);
+        Assert.True(report.GetProperty("vaePsnr").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void Ground_truth_alone_needs_no_model_and_errors_are_one_line()
+    {
+        var folder = TestModels.TempFolder();
+        var prompts = Path.Combine(folder, "cases.tsv");
+        File.WriteAllText(prompts, Cases);
+        var run = ReelProcess.Run("eval", "--prompts", prompts, "--ground-truth", "--seeds", "2");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.DoesNotContain("generated all", run.Stdout);
+        Assert.Contains("ground truth knownWords", run.Stdout);
+
+        File.WriteAllText(prompts, "a ball\tcount=9");
+        var bad = ReelProcess.Run("eval", "--prompts", prompts, "--ground-truth");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("cases.tsv:1: count must be 1 to 3", bad.Stderr);
+        Assert.Single(bad.Stderr.Trim().Split('\n'));
+    }
+}
