@@ -5,6 +5,7 @@ var root = new RootCommand("Reel: a video generation model and the cluster that 
 {
     GenerateCommand.Create(),
     EvalCommand.Create(),
+    TrainCommand.Create(),
     BenchCommand.Create(),
 };
 return await CommandErrors.InvokeAsync(root, args);

@@ -49,7 +49,7 @@ public sealed class ReelModel : IDisposable
         CaptionEncoder = new CaptionEncoder(manifest.Config, manifest.Vocabulary);
     }
 
-    public WeightsManifest Manifest { get; }
+    public WeightsManifest Manifest { get; private set; }
     public ModelConfig Config => Manifest.Config;
     public ModelRuntime Runtime { get; }
     public Device Device { get; }
@@ -112,6 +112,14 @@ public sealed class ReelModel : IDisposable
         }
         File.Delete(Path.Combine(folder, WeightsFolder.DitEmaFile));
         WeightsFolder.WriteManifest(folder, Manifest with { VaeHash = WeightsFolder.FileHash(Path.Combine(folder, WeightsFolder.VaeFile)) });
+    }
+
+    /// <summary>Per-channel latent statistics measured on training data; the DiT works on latents normalised by them.</summary>
+    public void UseLatentStatistics(float[] mean, float[] std)
+    {
+        if (mean.Length != Config.LatentChannels || std.Length != Config.LatentChannels)
+            throw new ModelException($"Latent statistics need {Config.LatentChannels} channels.");
+        Manifest = Manifest with { LatentMean = mean, LatentStd = std };
     }
 
     public static long ParameterCount(nn.Module module) => module.parameters().Sum(p => p.numel());

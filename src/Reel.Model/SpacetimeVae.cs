@@ -279,8 +279,8 @@ public sealed class SpacetimeVae : nn.Module
         {
             var end = (int)Math.Min(latents.shape[2], start + latentFramesPerChunk);
             Tensor pixels;
-            // Scopes must not stay open across a yield: the caller's tensors would land in them.
-            using (no_grad())
+            // Scopes must not stay open across a yield: the caller's tensors would land in them. Gradients only in training.
+            using (set_grad_enabled(training))
             using (NewDisposeScope())
                 pixels = decoder.forward(latents[.., .., start..end].to(dtype), cache).to(ScalarType.Float32).MoveToOuterDisposeScope();
             NativeMemoryPolicy.ReleaseFreedMemory();

@@ -1,0 +1,237 @@
+using System.Text.Json;
+using Reel.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Reel.Training;
+
+/// <summary>
+/// Trains the VAE, or the DiT with its caption encoder (VAE frozen), on the procedural world. A step is decided by
+/// (seed, step) alone — data, conditioning and noise — so a run resumed from a checkpoint continues bit for bit.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private const string ModelFolder = "model", EmaFolder = "ema", OptimizerFile = "optimizer.bin", StateFile = "state.json";
+    private static readonly JsonSerializerOptions StateJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    private readonly ReelModel _model;
+    private readonly WorldBatches _data;
+    private readonly OptimizerHelper _optimizer;
+    private readonly List<Parameter> _parameters;
+    private readonly (DiffusionTransformer Dit, CaptionEncoder Captions)? _ema;
+
+    private Trainer(ReelModel model, TrainingSettings settings, int step)
+    {
+        (_model, Settings, Step) = (model, settings, step);
+        _data = new WorldBatches(model.Config, settings.Seed);
+        IEnumerable<nn.Module> trained = settings.Target == TrainingTarget.Vae ? [model.Vae] : [model.Dit, model.CaptionEncoder];
+        foreach (var module in trained) module.train();
+        _parameters = trained.SelectMany(m => m.parameters()).ToList();
+        _optimizer = optim.AdamW(_parameters, settings.LearningRate, 0.9, 0.99, 1e-8, settings.WeightDecay);
+        if (settings.Target == TrainingTarget.Dit)
+        {
+            _ema = (new DiffusionTransformer(model.Config), new CaptionEncoder(model.Config, model.Manifest.Vocabulary));
+            CopyInto(_ema.Value.Dit, model.Dit);
+            CopyInto(_ema.Value.Captions, model.CaptionEncoder);
+        }
+    }
+
+    public TrainingSettings Settings { get; }
+    public int Step { get; private set; }
+    public ReelModel Model => _model;
+
+    /// <summary>A new run from <paramref name="model"/>'s weights (fresh, or committed ones for a warm start).</summary>
+    public static Trainer Start(ReelModel model, TrainingSettings settings)
+    {
+        var trainer = new Trainer(model, settings, 0);
+        if (settings.Target == TrainingTarget.Dit) trainer.MeasureLatentStatistics();
+        return trainer;
+    }
+
+    /// <summary>Continues the run saved in <paramref name="folder"/>.</summary>
+    public static Trainer Resume(string folder)
+    {
+        var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(folder, StateFile)), StateJson)!;
+        var model = ReelModel.Load(Path.Combine(folder, ModelFolder));
+        var trainer = new Trainer(model, state.Settings, state.Step);
+        trainer._optimizer.load_state_dict(Path.Combine(folder, OptimizerFile));
+        if (trainer._ema is { } ema)
+        {
+            ema.Dit.load_safetensors(Path.Combine(folder, EmaFolder, WeightsFolder.DitFile));
+            ema.Captions.load_safetensors(Path.Combine(folder, EmaFolder, WeightsFolder.CaptionEncoderFile));
+        }
+        return trainer;
+    }
+
+    /// <summary>One optimiser step; returns the loss.</summary>
+    public double TrainStep()
+    {
+        var lr = Settings.LearningRateAt(Step);
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        double loss;
+        using (NewDisposeScope())
+        {
+            _optimizer.zero_grad();
+            var objective = Settings.Target == TrainingTarget.Vae ? VaeLoss() : DitLoss();
+            objective.backward();
+            nn.utils.clip_grad_norm_(_parameters, Settings.GradientClip);
+            _optimizer.step();
+            loss = objective.item<float>();
+        }
+        if (_ema is { } ema)
+        {
+            UpdateEma(ema.Dit, _model.Dit);
+            UpdateEma(ema.Captions, _model.CaptionEncoder);
+        }
+        Step++;
+        return loss;
+    }
+
+    /// <summary>Pixel MSE of a posterior sample's reconstruction plus the weighted KL term.</summary>
+    private Tensor VaeLoss()
+    {
+        var latentFrames = 1 + _data.Random(DataStep, 0).Next(_model.Config.ChunkLatentFrames);
+        using var batch = _data.At(DataStep, Settings.BatchSize, latentFrames);
+        using var generator = StepGenerator();
+        var (mean, logVar) = _model.Vae.EncodeMoments(batch.Video);
+        var z = SpacetimeVae.SamplePosterior(mean, logVar, generator);
+        var reconstruction = _model.Vae.Decode(z);
+        return nn.functional.mse_loss(reconstruction, batch.Video, nn.Reduction.Mean) + Settings.KlWeight * SpacetimeVae.KlDivergence(mean, logVar);
+    }
+
+    /// <summary>
+    /// Flow matching on one chunk-sized window of latent frames, with the model's one conditioning mechanism sampled
+    /// per clip: nothing given, the first frame, the first few (a continuation — also mid-video windows), the last
+    /// frames, or both ends (tails encoded from the timeline with the unknown frames zeroed, as at sampling time).
+    /// </summary>
+    private Tensor DitLoss()
+    {
+        var config = _model.Config;
+        var chunk = config.ChunkLatentFrames;
+        var stepRandom = _data.Random(DataStep, 0);
+        var extra = stepRandom.Chance(0.5) ? 1 + stepRandom.Next(chunk - 1) : 0;
+        var offset = stepRandom.Next(extra + 1);
+        using var batch = _data.At(DataStep, Settings.BatchSize, chunk + extra);
+        var latents = _model.EncodeLatents(batch.Video);
+        var x0 = latents[.., .., offset..(offset + chunk)].clone();
+        var b = Settings.BatchSize;
+        var given = new bool[b, chunk];
+        var sigma = new float[b, chunk];
+        var t = new float[b];
+        var captions = new string[b];
+        for (var i = 0; i < b; i++)
+        {
+            var random = _data.Random(DataStep, 10_000 + i);
+            var mode = random.NextDouble();
+            var noiseLevel = random.Chance(0.5) ? 0f : (float)random.Between(0, Settings.MaxGivenSigma);
+            void Give(int frame)
+            {
+                given[i, frame] = true;
+                sigma[i, frame] = noiseLevel;
+            }
+            if (mode < 0.35) { }
+            else if (mode < 0.55 && offset == 0) Give(0);
+            else if (mode < 0.75 || offset > 0) for (var f = 0; f < 1 + random.Next(config.ContextLatentFrames); f++) Give(f);
+            else
+            {
+                if (mode > 0.9) Give(0);
+                for (var f = chunk - 1 - random.Next(config.ContextLatentFrames); f < chunk; f++) Give(f);
+                // Tail latents depend on everything before them: encode the timeline with only the known frames in place.
+                var known = Enumerable.Range(0, FrameCount.ToPixel(config, chunk))
+                    .Select(p => given[i, p == 0 ? 0 : 1 + (p - 1) / config.TemporalCompression]).ToArray();
+                var mask = tensor(known).view(1, 1, -1, 1, 1);
+                var pixels = batch.Video[i..(i + 1), .., ..known.Length];
+                var timeline = _model.EncodeLatents(where(mask, pixels, zeros_like(pixels)));
+                for (var f = 0; f < chunk; f++)
+                    if (given[i, f] && f > 0) x0[i, .., f] = timeline[0, .., f];
+            }
+            t[i] = (float)(1 / (1 + Math.Exp(-Gaussian(random))));
+            captions[i] = random.Chance(Settings.CaptionDropout) ? "" : batch.Captions[i];
+        }
+        using var generator = StepGenerator();
+        var noise = randn(x0.shape, generator: generator);
+        var givenMask = tensor(given.Cast<bool>().ToArray(), [b, chunk]);
+        var givenSigma = tensor(sigma.Cast<float>().ToArray(), [b, chunk]);
+        var frameTimesteps = where(givenMask, givenSigma, tensor(t).unsqueeze(1).expand(b, chunk));
+        var level = frameTimesteps.view(b, 1, chunk, 1, 1);
+        var xt = (1 - level) * x0 + level * noise;
+        using var tokens = _model.CaptionEncoder.Encode(captions);
+        var velocity = _model.Dit.forward(xt, frameTimesteps, tokens.Tokens, tokens.Mask);
+        var free = givenMask.logical_not().view(b, 1, chunk, 1, 1).to(ScalarType.Float32);
+        var error = (velocity - (noise - x0)).square() * free;
+        return error.sum() / (free.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4]).clamp_min(1);
+    }
+
+    private static double Gaussian(Reel.World.WorldRandom random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    private int DataStep => Settings.FixedBatch ? 0 : Step;
+
+    private Generator StepGenerator() => new(ChunkPlanner.ChunkSeed(Settings.Seed, Step), CPU);
+
+    /// <summary>Latent mean and standard deviation per channel over a few batches, so the DiT sees unit-scale latents.</summary>
+    private void MeasureLatentStatistics()
+    {
+        var channels = _model.Config.LatentChannels;
+        _model.UseLatentStatistics(new float[channels], Enumerable.Repeat(1f, channels).ToArray());
+        using var scope = NewDisposeScope();
+        var samples = Enumerable.Range(0, 4).Select(i =>
+        {
+            using var batch = new WorldBatches(_model.Config, Settings.Seed ^ 0xA5A5A5A5UL).At(i, 8, _model.Config.ChunkLatentFrames);
+            return _model.EncodeLatents(batch.Video).transpose(0, 1).reshape(channels, -1);
+        }).ToList();
+        var all = cat(samples, 1);
+        _model.UseLatentStatistics(all.mean([1]).data<float>().ToArray(), all.std(1).clamp_min(1e-3).data<float>().ToArray());
+    }
+
+    private void UpdateEma(nn.Module ema, nn.Module live)
+    {
+        using var noGrad = no_grad();
+        foreach (var (e, p) in ema.parameters().Zip(live.parameters())) e.mul_(Settings.EmaDecay).add_(p, alpha: 1 - Settings.EmaDecay);
+    }
+
+    private static void CopyInto(nn.Module target, nn.Module source)
+    {
+        using var noGrad = no_grad();
+        foreach (var (t, s) in target.parameters().Zip(source.parameters())) t.copy_(s);
+    }
+
+    /// <summary>Saves everything needed to continue: weights, optimiser state, EMA, step and settings. Atomic.</summary>
+    public void SaveCheckpoint(string folder)
+    {
+        var partial = folder + ".partial";
+        if (Directory.Exists(partial)) Directory.Delete(partial, true);
+        Directory.CreateDirectory(partial);
+        _model.Save(Path.Combine(partial, ModelFolder));
+        _optimizer.save_state_dict(Path.Combine(partial, OptimizerFile));
+        if (_ema is { } ema)
+        {
+            Directory.CreateDirectory(Path.Combine(partial, EmaFolder));
+            ema.Dit.save_safetensors(Path.Combine(partial, EmaFolder, WeightsFolder.DitFile));
+            ema.Captions.save_safetensors(Path.Combine(partial, EmaFolder, WeightsFolder.CaptionEncoderFile));
+        }
+        File.WriteAllText(Path.Combine(partial, StateFile), JsonSerializer.Serialize(new CheckpointState(Step, Settings), StateJson));
+        if (Directory.Exists(folder)) Directory.Delete(folder, true);
+        Directory.Move(partial, folder);
+    }
+
+    /// <summary>A weights folder for sampling: the DiT and its EMA, the EMA caption encoder, the VAE, the manifest.</summary>
+    public void Export(string folder)
+    {
+        _model.Save(folder);
+        if (_ema is not { } ema) return;
+        ema.Dit.save_safetensors(Path.Combine(folder, WeightsFolder.DitEmaFile));
+        ema.Captions.save_safetensors(Path.Combine(folder, WeightsFolder.CaptionEncoderFile));
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _ema?.Dit.Dispose();
+        _ema?.Captions.Dispose();
+    }
+
+    private sealed record CheckpointState(int Step, TrainingSettings Settings);
+}

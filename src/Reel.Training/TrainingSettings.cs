@@ -1,0 +1,57 @@
+namespace Reel.Training;
+
+public enum TrainingTarget { Vae, Dit }
+
+/// <summary>How a run trains. Every default is what the shipped `tiny` checkpoint was trained with.</summary>
+public sealed record TrainingSettings
+{
+    public required TrainingTarget Target { get; init; }
+
+    /// <summary>Optimiser steps of the whole run (the schedule's length).</summary>
+    public required int Steps { get; init; }
+
+    /// <summary>Clips per step. Default 16.</summary>
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Peak AdamW learning rate. Default 4e-4.</summary>
+    public double LearningRate { get; init; } = 4e-4;
+
+    /// <summary>Linear warm-up steps before the cosine decay. Default 200.</summary>
+    public int WarmupSteps { get; init; } = 200;
+
+    /// <summary>The cosine decays to this fraction of the peak. Default 0.05.</summary>
+    public double FinalLearningRateFraction { get; init; } = 0.05;
+
+    /// <summary>AdamW weight decay. Default 0.01.</summary>
+    public double WeightDecay { get; init; } = 0.01;
+
+    /// <summary>EMA decay of the sampling weights (DiT and caption encoder). Default 0.998.</summary>
+    public double EmaDecay { get; init; } = 0.998;
+
+    /// <summary>Gradient norm clip. Default 1.</summary>
+    public double GradientClip { get; init; } = 1.0;
+
+    /// <summary>Fraction of captions replaced by the empty caption, for classifier-free guidance. Default 0.1.</summary>
+    public double CaptionDropout { get; init; } = 0.1;
+
+    /// <summary>Weight of the VAE's KL term against the pixel MSE. Default 1e-5.</summary>
+    public double KlWeight { get; init; } = 1e-5;
+
+    /// <summary>Largest noise level σ of given latent frames. Default 0.05.</summary>
+    public double MaxGivenSigma { get; init; } = 0.05;
+
+    /// <summary>Every step draws the first step's clips (noise still varies): an overfitting check, not training.</summary>
+    public bool FixedBatch { get; init; }
+
+    /// <summary>Seeds the data order and every noise draw: (seed, step) decides a step completely.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Learning rate at <paramref name="step"/> (0-based): linear warm-up, then cosine decay.</summary>
+    public double LearningRateAt(int step)
+    {
+        if (step < WarmupSteps) return LearningRate * (step + 1) / WarmupSteps;
+        var progress = Math.Min(1.0, (double)(step - WarmupSteps) / Math.Max(1, Steps - WarmupSteps));
+        var cosine = 0.5 * (1 + Math.Cos(Math.PI * progress));
+        return LearningRate * (FinalLearningRateFraction + (1 - FinalLearningRateFraction) * cosine);
+    }
+}

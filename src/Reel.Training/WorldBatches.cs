@@ -1,0 +1,50 @@
+using Reel.Media;
+using Reel.Model;
+using Reel.World;
+using static TorchSharp.torch;
+
+namespace Reel.Training;
+
+/// <summary>A batch of same-shaped clips [B, 3, T, H, W] in [-1, 1] with their captions.</summary>
+public sealed record VideoBatch(Tensor Video, string[] Captions) : IDisposable
+{
+    public void Dispose() => Video.Dispose();
+}
+
+/// <summary>
+/// Batches from the procedural world, decided by (seed, step) alone so a resumed run sees the same data. Each batch
+/// has one shape — one of the configuration's sizes and a length — so sizes and aspect ratios mix across batches.
+/// </summary>
+public sealed class WorldBatches(ModelConfig config, ulong seed)
+{
+    /// <summary>A batch whose clips last <paramref name="latentFrames"/> latent frames (1 + f_t·(n − 1) frames).</summary>
+    public VideoBatch At(int step, int batchSize, int latentFrames)
+    {
+        var random = Random(step, 0);
+        var size = random.Pick(config.Sizes);
+        var frames = FrameCount.ToPixel(config, latentFrames);
+        var clips = Enumerable.Range(0, batchSize)
+            .Select(i => ProceduralWorld.Sample(StepSeed(step, i + 1), size.Width, size.Height, frames, config.FrameRate)).ToArray();
+        return new VideoBatch(ToVideo(clips.Select(c => c.Frames).ToArray()), clips.Select(c => c.Caption).ToArray());
+    }
+
+    /// <summary>The random choices of a step (stream 0) and of its clips (streams 1..B).</summary>
+    public WorldRandom Random(int step, int stream) => new(StepSeed(step, stream));
+
+    private ulong StepSeed(int step, int stream) => ChunkPlanner.ChunkSeed(seed ^ ((ulong)step << 20), stream);
+
+    private static Tensor ToVideo(IReadOnlyList<RgbFrame>[] clips)
+    {
+        var (t, h, w) = (clips[0].Count, clips[0][0].Height, clips[0][0].Width);
+        var bytes = new byte[clips.Length * t * h * w * 3];
+        var offset = 0;
+        foreach (var frame in clips.SelectMany(c => c))
+        {
+            frame.Pixels.CopyTo(bytes, offset);
+            offset += frame.Pixels.Length;
+        }
+        using var scope = NewDisposeScope();
+        var video = tensor(bytes, [clips.Length, t, h, w, 3]).to(ScalarType.Float32).div(127.5).sub(1).permute(0, 4, 1, 2, 3);
+        return video.contiguous().MoveToOuterDisposeScope();
+    }
+}
