@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using Reel.Model;
+using Reel.Training;
+
+namespace Reel.Tests;
+
+public class TrainingTests
+{
+    private static TrainingSettings Settings(TrainingTarget target, int steps, bool fixedBatch = false) => new()
+    {
+        Target = target, Steps = steps, BatchSize = 2, LearningRate = 2e-3, WarmupSteps = 2, Seed = 5, FixedBatch = fixedBatch,
+    };
+
+    private static ReelModel VaeTrained()
+    {
+        var folder = TestModels.TempFolder();
+        using (var vae = Trainer.Start(ReelModel.Create(ModelConfig.Test, seed: 3), Settings(TrainingTarget.Vae, 3)))
+        {
+            while (vae.Step < 3) vae.TrainStep();
+            vae.Export(folder);
+        }
+        return ReelModel.Load(folder);
+    }
+
+    [Theory]
+    [InlineData(TrainingTarget.Vae)]
+    [InlineData(TrainingTarget.Dit)]
+    public void Training_steps_on_a_fixed_batch_lower_the_loss(TrainingTarget target)
+    {
+        var model = target == TrainingTarget.Vae ? ReelModel.Create(ModelConfig.Test, seed: 3) : VaeTrained();
+        using var trainer = Trainer.Start(model, Settings(target, 40, fixedBatch: true));
+        var losses = Enumerable.Range(0, 40).Select(_ => trainer.TrainStep()).ToArray();
+        Assert.True(losses[^5..].Average() < 0.8 * losses[..5].Average(), string.Join(", ", losses.Select(l => l.ToString("0.000"))));
+    }
+
+    [Theory]
+    [InlineData(TrainingTarget.Vae)]
+    [InlineData(TrainingTarget.Dit)]
+    public void A_run_stopped_and_resumed_has_the_uninterrupted_loss_curve(TrainingTarget target)
+    {
+        string Run(bool interrupt)
+        {
+            var folder = TestModels.TempFolder();
+            var model = target == TrainingTarget.Vae ? ReelModel.Create(ModelConfig.Test, seed: 3) : VaeTrained();
+            using (var trainer = Trainer.Start(model, Settings(target, 8)))
+                TrainingLoop.Run(trainer, folder, TimeSpan.FromHours(1), () => interrupt && trainer.Step == 4);
+            if (interrupt)
+            {
+                using var resumed = Trainer.Resume(Path.Combine(folder, TrainingLoop.CheckpointFolder));
+                Assert.Equal(4, resumed.Step);
+                TrainingLoop.Run(resumed, folder, TimeSpan.FromHours(1), () => false);
+            }
+            return File.ReadAllText(Path.Combine(folder, TrainingLoop.LossFile));
+        }
+        var straight = Run(interrupt: false);
+        Assert.Equal(9, straight.Trim().Split('\n').Length);
+        Assert.Equal(straight, Run(interrupt: true));
+    }
+
+    [Fact]
+    public void A_killed_training_process_resumes_from_its_checkpoint_bit_for_bit()
+    {
+        var (killed, straight) = (TestModels.TempFolder(), TestModels.TempFolder());
+        string[] Args(string folder, params string[] more) =>
+            ["train", "vae", "--config", "test", "--steps", "150", "--batch", "2", "--warmup", "5", "--threads", "1", "--checkpoints", folder, .. more];
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reel.dll"));
+        foreach (var arg in Args(killed)) start.ArgumentList.Add(arg);
+        using (var process = Process.Start(start)!)
+        {
+            var losses = Path.Combine(killed, TrainingLoop.LossFile);
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (DateTime.UtcNow < deadline && !(File.Exists(losses) && new FileInfo(losses).Length > 200)) Thread.Sleep(50);
+            Process.Start("kill", ["-TERM", process.Id.ToString()]).WaitForExit();
+            Assert.True(process.WaitForExit(60_000));
+            Assert.Equal(0, process.ExitCode);
+        }
+        var stoppedAt = File.ReadAllLines(Path.Combine(killed, TrainingLoop.LossFile)).Length - 1;
+        Assert.InRange(stoppedAt, 1, 149);
+        var resume = ReelProcess.Run(Args(killed, "--resume"));
+        Assert.True(resume.ExitCode == 0, resume.Stderr);
+        var full = ReelProcess.Run(Args(straight));
+        Assert.True(full.ExitCode == 0, full.Stderr);
+        Assert.Equal(File.ReadAllText(Path.Combine(straight, TrainingLoop.LossFile)), File.ReadAllText(Path.Combine(killed, TrainingLoop.LossFile)));
+
+        var again = ReelProcess.Run(Args(straight));
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Contains("--resume", again.Stderr);
+    }
+}
