@@ -41,8 +41,14 @@ public sealed record ModelConfig
     /// <summary>Width of the VAE's first level; level i has VaeChannels × VaeChannelMultipliers[i].</summary>
     public required int VaeChannels { get; init; }
 
-    /// <summary>One entry per VAE level; there are max(log2 f_s, log2 f_t) levels.</summary>
+    /// <summary>One entry per VAE level; there are max(log2(f_s / VaePatchSize), log2 f_t) levels.</summary>
     public required int[] VaeChannelMultipliers { get; init; }
+
+    /// <summary>
+    /// Pixels folded into channels before the VAE's first convolution (space to depth) and unfolded after its last:
+    /// the full-resolution convolutions that dominate a small VAE's cost run at 1/p² of the pixels. Default 1.
+    /// </summary>
+    public int VaePatchSize { get; init; } = 1;
 
     public required int DitWidth { get; init; }
     public required int DitDepth { get; init; }
@@ -100,7 +106,7 @@ public sealed record ModelConfig
     public static ModelConfig Test { get; } = new()
     {
         Name = "test", FrameRate = 8, TemporalCompression = 4, SpatialCompression = 4, LatentChannels = 4,
-        VaeChannels = 8, VaeChannelMultipliers = [1, 2],
+        VaeChannels = 8, VaeChannelMultipliers = [1, 2], VaePatchSize = 2,
         DitWidth = 32, DitDepth = 2, DitHeads = 2, PatchSize = 2,
         CaptionWidth = 32, CaptionDepth = 1, CaptionHeads = 2, MaxCaptionTokens = 32,
         ChunkLatentFrames = 3, OverlapLatentFrames = 1,
@@ -112,7 +118,7 @@ public sealed record ModelConfig
     public static ModelConfig Tiny { get; } = new()
     {
         Name = "tiny", FrameRate = 8, TemporalCompression = 4, SpatialCompression = 4, LatentChannels = 8,
-        VaeChannels = 32, VaeChannelMultipliers = [1, 2],
+        VaeChannels = 32, VaeChannelMultipliers = [1, 2], VaePatchSize = 2,
         DitWidth = 256, DitDepth = 6, DitHeads = 4, PatchSize = 2,
         CaptionWidth = 128, CaptionDepth = 2, CaptionHeads = 4, MaxCaptionTokens = 48,
         ChunkLatentFrames = 5, OverlapLatentFrames = 1,
@@ -155,8 +161,8 @@ public sealed record ModelConfig
     public void Validate()
     {
         static bool PowerOfTwo(int v) => v > 0 && (v & (v - 1)) == 0;
-        if (!PowerOfTwo(TemporalCompression) || !PowerOfTwo(SpatialCompression))
-            throw new ModelException($"{Name}: compression factors must be powers of two.");
+        if (!PowerOfTwo(TemporalCompression) || !PowerOfTwo(SpatialCompression) || !PowerOfTwo(VaePatchSize) || VaePatchSize > SpatialCompression)
+            throw new ModelException($"{Name}: compression factors and the VAE patch must be powers of two, the patch at most f_s.");
         if (VaeChannelMultipliers.Length != VaeLevels)
             throw new ModelException($"{Name}: {VaeLevels} VAE levels need {VaeLevels} channel multipliers, got {VaeChannelMultipliers.Length}.");
         if (DitWidth % DitHeads != 0 || DitWidth / DitHeads % 2 != 0)
@@ -171,7 +177,11 @@ public sealed record ModelConfig
     }
 
     [JsonIgnore]
-    public int VaeLevels => Math.Max(int.Log2(SpatialCompression), int.Log2(TemporalCompression));
+    public int VaeLevels => Math.Max(VaeSpatialLevels, int.Log2(TemporalCompression));
+
+    /// <summary>Spatial halvings inside the VAE after the patch fold.</summary>
+    [JsonIgnore]
+    public int VaeSpatialLevels => int.Log2(SpatialCompression / VaePatchSize);
 }
 
 /// <summary>An error in what a caller asked of the model: bad sizes, mismatched weights, unknown names.</summary>

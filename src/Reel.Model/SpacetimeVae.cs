@@ -136,6 +136,7 @@ public sealed class VaeUpsample : nn.Module<Tensor, CausalCache, Tensor>
 
 public sealed class VaeEncoder : nn.Module<Tensor, CausalCache, Tensor>
 {
+    private readonly long _patch;
     private readonly CausalConv3d conv_in, conv_out;
     private readonly ModuleList<nn.Module<Tensor, CausalCache, Tensor>> levels = new();
     private readonly VaeResBlock mid;
@@ -144,13 +145,14 @@ public sealed class VaeEncoder : nn.Module<Tensor, CausalCache, Tensor>
     public VaeEncoder(ModelConfig config) : base(nameof(VaeEncoder))
     {
         var widths = config.VaeChannelMultipliers.Select(m => (long)config.VaeChannels * m).ToArray();
-        conv_in = new CausalConv3d(3, widths[0]);
+        _patch = config.VaePatchSize;
+        conv_in = new CausalConv3d(3L * _patch * _patch, widths[0]);
         var width = widths[0];
         for (var i = 0; i < widths.Length; i++)
         {
             levels.Add(new VaeResBlock(width, widths[i]));
             width = widths[i];
-            levels.Add(new VaeDownsample(width, time: i < int.Log2(config.TemporalCompression), space: i < int.Log2(config.SpatialCompression)));
+            levels.Add(new VaeDownsample(width, time: i < int.Log2(config.TemporalCompression), space: i < config.VaeSpatialLevels));
         }
         mid = new VaeResBlock(width, width);
         norm_out = new RmsNorm(width, dim: 1);
@@ -162,7 +164,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, CausalCache, Tensor>
     public override Tensor forward(Tensor x, CausalCache cache)
     {
         using var scope = NewDisposeScope();
-        x = conv_in.forward(x, cache);
+        x = conv_in.forward(PixelFolding.Fold(x, _patch), cache);
         foreach (var level in levels) x = level.forward(x, cache);
         x = mid.forward(x, cache);
         return conv_out.forward(nn.functional.silu(norm_out.forward(x)), cache).MoveToOuterDisposeScope();
@@ -171,6 +173,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, CausalCache, Tensor>
 
 public sealed class VaeDecoder : nn.Module<Tensor, CausalCache, Tensor>
 {
+    private readonly long _patch;
     private readonly CausalConv3d conv_in, conv_out;
     private readonly VaeResBlock mid;
     private readonly ModuleList<nn.Module<Tensor, CausalCache, Tensor>> levels = new();
@@ -186,10 +189,11 @@ public sealed class VaeDecoder : nn.Module<Tensor, CausalCache, Tensor>
         {
             levels.Add(new VaeResBlock(width, widths[i]));
             width = widths[i];
-            levels.Add(new VaeUpsample(width, time: i < int.Log2(config.TemporalCompression), space: i < int.Log2(config.SpatialCompression)));
+            levels.Add(new VaeUpsample(width, time: i < int.Log2(config.TemporalCompression), space: i < config.VaeSpatialLevels));
         }
         norm_out = new RmsNorm(width, dim: 1);
-        conv_out = new CausalConv3d(width, 3);
+        _patch = config.VaePatchSize;
+        conv_out = new CausalConv3d(width, 3L * _patch * _patch);
         RegisterComponents();
     }
 
@@ -199,7 +203,25 @@ public sealed class VaeDecoder : nn.Module<Tensor, CausalCache, Tensor>
         using var scope = NewDisposeScope();
         var x = mid.forward(conv_in.forward(z, cache), cache);
         foreach (var level in levels) x = level.forward(x, cache);
-        return conv_out.forward(nn.functional.silu(norm_out.forward(x)), cache).MoveToOuterDisposeScope();
+        return PixelFolding.Unfold(conv_out.forward(nn.functional.silu(norm_out.forward(x)), cache), _patch).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Space to depth and back, per frame: [B, C, T, H, W] ↔ [B, C·p², T, H/p, W/p].</summary>
+public static class PixelFolding
+{
+    public static Tensor Fold(Tensor x, long p)
+    {
+        if (p == 1) return x.alias();
+        var (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4]);
+        return x.view(b, c, t, h / p, p, w / p, p).permute(0, 1, 4, 6, 2, 3, 5).reshape(b, c * p * p, t, h / p, w / p);
+    }
+
+    public static Tensor Unfold(Tensor x, long p)
+    {
+        if (p == 1) return x.alias();
+        var (b, c, t, h, w) = (x.shape[0], x.shape[1] / (p * p), x.shape[2], x.shape[3], x.shape[4]);
+        return x.view(b, c, p, p, t, h, w).permute(0, 1, 4, 5, 2, 6, 3).reshape(b, c, t, h * p, w * p);
     }
 }
 

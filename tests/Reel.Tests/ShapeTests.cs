@@ -27,6 +27,29 @@ public class ShapeTests
         Assert.Equal(video.shape, decoded.shape);
     }
 
+    [Fact]
+    public void A_vae_without_the_patch_fold_has_the_same_shapes()
+    {
+        var config = ModelConfig.Test with { VaePatchSize = 1 };
+        using var vae = new SpacetimeVae(config);
+        using var noGrad = no_grad();
+        using var video = TestModels.Noise(8, 1, 3, 9, 32, 48);
+        using var latents = vae.Encode(video);
+        Assert.Equal(new long[] { 1, 4, 3, 8, 12 }, latents.shape);
+        using var decoded = vae.Decode(latents);
+        Assert.Equal(video.shape, decoded.shape);
+    }
+
+    [Fact]
+    public void Folding_pixels_into_channels_is_undone_exactly()
+    {
+        using var x = TestModels.Noise(9, 2, 3, 5, 8, 12);
+        using var folded = PixelFolding.Fold(x, 2);
+        Assert.Equal(new long[] { 2, 12, 5, 4, 6 }, folded.shape);
+        using var back = PixelFolding.Unfold(folded, 2);
+        Assert.Equal(0f, TestModels.MaxDifference(x, back));
+    }
+
     [Theory]
     [MemberData(nameof(Grids))]
     public void Dit_predicts_a_velocity_for_every_latent_cell_with_a_timestep_per_frame(int width, int height, int frames)
