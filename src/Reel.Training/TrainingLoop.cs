@@ -20,7 +20,7 @@ public static class TrainingLoop
         var csv = Path.Combine(runFolder, LossFile);
         var kept = File.Exists(csv) ? File.ReadLines(csv).Skip(1).Where(l => int.Parse(l.Split(',')[0], CultureInfo.InvariantCulture) < trainer.Step).ToList() : [];
         File.WriteAllLines(csv, kept.Prepend("step,loss,learning_rate"));
-        using var log = new StreamWriter(csv, append: true);
+        using var log = new StreamWriter(csv, append: true) { AutoFlush = true };
         var sinceCheckpoint = Stopwatch.StartNew();
         var clock = Stopwatch.StartNew();
         var startStep = trainer.Step;
