@@ -24,6 +24,15 @@ need_apt() { # need_apt COMMAND PACKAGE
 need_apt ffmpeg ffmpeg
 need_apt ffprobe ffmpeg
 
+# npm packages the tests use for real, in a cache folder outside the checkout.
+tools="${REEL_TOOLS:-$HOME/.cache/reel/tools}"
+if [[ ! -x "$tools/node_modules/.bin/azurite-blob" ]]; then
+  need_apt npm npm
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --silent --no-audit --no-fund azurite@3.37.0 >/dev/null
+fi
+export REEL_AZURITE_BLOB="$tools/node_modules/.bin/azurite-blob"
+
 dotnet build Orleans.sln -c Release -nologo -v quiet --tl:off
 
 results="$(mktemp -d)"

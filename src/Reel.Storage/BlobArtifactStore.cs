@@ -1,0 +1,49 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+
+namespace Reel.Storage;
+
+/// <summary>
+/// Artifacts as block blobs in one Azure Blob Storage container (Azurite in development and tests). A blob upload
+/// commits all at once, so readers never see a partial artifact.
+/// </summary>
+public sealed class BlobArtifactStore(BlobContainerClient container) : IArtifactStore
+{
+    /// <summary>A store on the container named <paramref name="containerName"/>, created when missing.</summary>
+    public static async Task<BlobArtifactStore> ConnectAsync(string connectionString, string containerName = "reel", CancellationToken cancel = default)
+    {
+        // Pin the service version Azurite 3.37 accepts; Azure itself accepts it too.
+        var client = new BlobServiceClient(connectionString, new BlobClientOptions(BlobClientOptions.ServiceVersion.V2026_06_06));
+        var container = client.GetBlobContainerClient(containerName);
+        await container.CreateIfNotExistsAsync(cancellationToken: cancel);
+        return new BlobArtifactStore(container);
+    }
+
+    public async Task WriteAsync(ArtifactName name, Stream content, CancellationToken cancel = default) =>
+        await container.GetBlobClient(name.Value).UploadAsync(content, overwrite: true, cancel);
+
+    public async Task<Stream?> OpenReadAsync(ArtifactName name, CancellationToken cancel = default)
+    {
+        try
+        {
+            var download = await container.GetBlobClient(name.Value).DownloadStreamingAsync(cancellationToken: cancel);
+            return download.Value.Content;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
+    public async Task DeleteAsync(ArtifactName name, CancellationToken cancel = default) =>
+        await container.GetBlobClient(name.Value).DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: cancel);
+
+    public async Task<IReadOnlyList<ArtifactName>> ListAsync(ArtifactName prefix, CancellationToken cancel = default)
+    {
+        var names = new List<ArtifactName>();
+        await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix.Value + "/", cancel))
+            names.Add(ArtifactName.Of(blob.Name.Split('/')));
+        return names.OrderBy(n => n.Value, StringComparer.Ordinal).ToList();
+    }
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Reel.Tests;
+
+/// <summary>
+/// A real Azurite blob service on a free loopback port, in memory, for the tests of one class; stopped afterwards.
+/// test.sh installs it and names it in REEL_AZURITE_BLOB.
+/// </summary>
+public sealed class AzuriteFixture : IDisposable
+{
+    private readonly Process _process;
+
+    public AzuriteFixture()
+    {
+        var executable = Environment.GetEnvironmentVariable("REEL_AZURITE_BLOB") is { Length: > 0 } configured ? configured
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "tools", "node_modules", ".bin", "azurite-blob");
+        if (!File.Exists(executable)) throw new InvalidOperationException($"Azurite is not installed at {executable}: run the tests through ./test.sh.");
+        Port = FreePort();
+        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--inMemoryPersistence", "--disableTelemetry", "--silent" })
+            start.ArgumentList.Add(arg);
+        _process = Process.Start(start)!;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!Listening(Port))
+        {
+            if (_process.HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException($"Azurite did not start: {_process.StandardError.ReadToEnd()}");
+            Thread.Sleep(100);
+        }
+    }
+
+    public int Port { get; }
+
+    /// <summary>The well-known development account on this instance's port.</summary>
+    public string ConnectionString =>
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+        $"BlobEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;";
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static bool Listening(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+        _process.Dispose();
+    }
+}
