@@ -1,0 +1,19 @@
+using Reel.Model;
+
+namespace Reel.Inference;
+
+/// <summary>What a model silo loads and how it runs it.</summary>
+public sealed record ModelHostOptions
+{
+    /// <summary>Weights folder; null uses <see cref="Config"/> (fresh weights) per the one rule in docs/contracts.md.</summary>
+    public string? Weights { get; init; }
+
+    /// <summary>Configuration for fresh weights when <see cref="Weights"/> is null. Default: the shipped rule's choice.</summary>
+    public string? Config { get; init; }
+
+    /// <summary>Device and dtype. Default cpu, float32.</summary>
+    public ModelRuntime Runtime { get; init; } = new();
+
+    /// <summary>Torch threads of this process. Default 1 (one per silo in tests; set to the cores of a dedicated host).</summary>
+    public int Threads { get; init; } = 1;
+}
