@@ -103,8 +103,9 @@ public sealed class ModelHost : IDisposable
     public void Dispose()
     {
         if (_stopping.IsCancellationRequested) return;
-        _queue.CompleteAdding();
+        // Stop taking work first, then refuse new work: nothing queued before the stop starts after it.
         _stopping.Cancel();
+        _queue.CompleteAdding();
         _worker.Join();
         while (_queue.TryTake(out var pending)) pending.Fail(new ObjectDisposedException(nameof(ModelHost)));
         if (_loaded.Task.IsCompletedSuccessfully) _loaded.Task.Result.Dispose();

@@ -80,6 +80,8 @@ public class ModelHostTests
         var ran = false;
         var queued = host.Enqueue(_ => ran = true);
         var stopping = Task.Run(host.Dispose);
+        // Once new work is refused the stop has begun: only then let the running work finish.
+        Assert.True(SpinWait.SpinUntil(() => host.Enqueue(_ => 0).IsFaulted, TimeSpan.FromSeconds(10)));
         release.Set();
         await stopping;
         await running;
