@@ -67,18 +67,7 @@ public static partial class CaptionParser
         var (left, right, up, down) = (Has(Lexicon.LeftWords), Has(Lexicon.RightWords), Has(Lexicon.UpWords), Has(Lexicon.DownWords));
         var horizontal = left == right ? 0 : left ? -1 : 1;
         var vertical = up == down ? 0 : up ? -1 : 1;
-        return (horizontal, vertical) switch
-        {
-            (-1, 0) => Motion.Left,
-            (1, 0) => Motion.Right,
-            (0, -1) => Motion.Up,
-            (0, 1) => Motion.Down,
-            (-1, -1) => Motion.UpLeft,
-            (1, -1) => Motion.UpRight,
-            (-1, 1) => Motion.DownLeft,
-            (1, 1) => Motion.DownRight,
-            _ => Has(Lexicon.BounceWords) ? Motion.Falls : null,
-        };
+        return Slides.FromSigns(horizontal, vertical) ?? (Has(Lexicon.BounceWords) ? Motion.Falls : null);
     }
 
     /// <summary>"does not move", "never moving".</summary>

@@ -82,18 +82,7 @@ public static class ClipEvaluation
         var speed = Math.Sqrt(vx * vx + vy * vy);
         if (speed < 0.01 * side) return Motion.Rests;
         (h, v) = (vx > 0.38 * speed ? h : 0, vy > 0.38 * speed ? v : 0);
-        return (h, v) switch
-        {
-            (-1, 0) => Motion.Left,
-            (1, 0) => Motion.Right,
-            (0, -1) => Motion.Up,
-            (0, 1) => Motion.Down,
-            (-1, -1) => Motion.UpLeft,
-            (1, -1) => Motion.UpRight,
-            (-1, 1) => Motion.DownLeft,
-            (1, 1) => Motion.DownRight,
-            _ => null,
-        };
+        return Slides.FromSigns(h, v);
     }
 
     /// <summary>The first views with no gap of more than one frame between them, at least three when there are.</summary>

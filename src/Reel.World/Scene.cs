@@ -9,6 +9,23 @@ public enum ObjectSize { Small, Large }
 /// <summary>Sliding in one of eight directions (bouncing off the walls), falling, thrown upward, or resting.</summary>
 public enum Motion { Left, Right, Up, Down, UpLeft, UpRight, DownLeft, DownRight, Falls, Thrown, Rests }
 
+public static class Slides
+{
+    /// <summary>The slide with horizontal sign <paramref name="h"/> and vertical sign <paramref name="v"/> (y down); null for (0, 0).</summary>
+    public static Motion? FromSigns(int h, int v) => (h, v) switch
+    {
+        (-1, 0) => Motion.Left,
+        (1, 0) => Motion.Right,
+        (0, -1) => Motion.Up,
+        (0, 1) => Motion.Down,
+        (-1, -1) => Motion.UpLeft,
+        (1, -1) => Motion.UpRight,
+        (-1, 1) => Motion.DownLeft,
+        (1, 1) => Motion.DownRight,
+        _ => null,
+    };
+}
+
 public static class WorldPalette
 {
     public static (byte R, byte G, byte B) Rgb(Colour colour) => colour switch
