@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Reel.Media;
 using Reel.Model;
+using Reel.Training;
 using Reel.World;
 using static TorchSharp.torch;
 

@@ -35,16 +35,7 @@ public sealed class WorldBatches(ModelConfig config, ulong seed)
 
     private static Tensor ToVideo(IReadOnlyList<RgbFrame>[] clips)
     {
-        var (t, h, w) = (clips[0].Count, clips[0][0].Height, clips[0][0].Width);
-        var bytes = new byte[clips.Length * t * h * w * 3];
-        var offset = 0;
-        foreach (var frame in clips.SelectMany(c => c))
-        {
-            frame.Pixels.CopyTo(bytes, offset);
-            offset += frame.Pixels.Length;
-        }
         using var scope = NewDisposeScope();
-        var video = tensor(bytes, [clips.Length, t, h, w, 3]).to(ScalarType.Float32).div(127.5).sub(1).permute(0, 4, 1, 2, 3);
-        return video.contiguous().MoveToOuterDisposeScope();
+        return cat(clips.Select(FrameTensors.ToVideo).ToList(), 0).MoveToOuterDisposeScope();
     }
 }
