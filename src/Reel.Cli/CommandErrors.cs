@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Reel.Hosting;
 using Reel.Media;
 using Reel.Model;
 
@@ -32,7 +33,7 @@ public static class CommandErrors
             await action();
             return 0;
         }
-        catch (Exception e) when (e is ModelException or MediaException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ModelException or MediaException or ReelConfigurationException or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"reel: {e.Message}");
             return 1;

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using Reel.Media;
 using Reel.Model;
-using Reel.Training;
 using Reel.World;
 using static TorchSharp.torch;
 
@@ -15,7 +14,6 @@ namespace Reel.Cli;
 /// </summary>
 public static class GenerateCommand
 {
-    private const int SpritesheetFrames = 16;
     public const double DefaultEditStrength = 0.6;
 
     private sealed class Options
@@ -37,7 +35,7 @@ public static class GenerateCommand
         public readonly Option<FileInfo?> Edit = new("--edit") { Description = "Re-generate this video under the prompt (SDEdit)" };
         public readonly Option<double?> Strength = new("--strength") { Description = $"With --edit: how much to change, in (0, 1] (default {DefaultEditStrength})" };
         public readonly Option<FileInfo?> Thumbnail = new("--thumbnail") { Description = "Also write a still of the clip (.png, .jpg, .webp)" };
-        public readonly Option<FileInfo?> Spritesheet = new("--spritesheet") { Description = $"Also write a grid of up to {SpritesheetFrames} evenly spaced frames (.png, .jpg, .webp)" };
+        public readonly Option<FileInfo?> Spritesheet = new("--spritesheet") { Description = $"Also write a grid of up to {VideoFiles.SpritesheetFrames} evenly spaced frames (.png, .jpg, .webp)" };
         public readonly Option<bool> NoExpand = new("--no-expand") { Description = "Use the prompt as the caption, without expanding it" };
         public readonly Option<bool> Json = new("--json") { Description = "Print what was done as JSON" };
         public readonly ModelOptions Model = new();
@@ -124,28 +122,7 @@ public static class GenerateCommand
         var generateSeconds = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
-        var written = new List<string>();
-        try
-        {
-            var picks = new OutputPicks(job.OutputFrames);
-            await MediaWriter.WriteMp4Async(output, picks.Watch(OutputFrames(job, generator, latents)), config.FrameRate, cancel);
-            written.Add(output);
-            if (thumbnail is not null)
-            {
-                await MediaWriter.WriteImageAsync(thumbnail, picks.Thumbnail!, cancel);
-                written.Add(thumbnail);
-            }
-            if (spritesheet is not null)
-            {
-                await MediaWriter.WriteImageAsync(spritesheet, RgbFrame.Grid(picks.Sheet), cancel);
-                written.Add(spritesheet);
-            }
-        }
-        catch
-        {
-            foreach (var path in written) File.Delete(path);
-            throw;
-        }
+        await VideoFiles.WriteAsync(OutputFrames(job, generator, latents), job.OutputFrames, config.FrameRate, output, thumbnail, spritesheet, cancel);
         progress.Dispose();
 
         var report = new GenerateReport(
@@ -214,27 +191,6 @@ public static class GenerateCommand
             }
         }
         if (job.After is not null) foreach (var frame in FrameTensors.ToFrames(job.After)) yield return frame;
-    }
-
-    /// <summary>Keeps the thumbnail (the middle frame) and the spritesheet's frames as the video streams past.</summary>
-    private sealed class OutputPicks(int total)
-    {
-        private readonly int[] _sheetIndices = RgbFrame.EvenlySpaced(total, SpritesheetFrames);
-        public RgbFrame? Thumbnail { get; private set; }
-        public List<RgbFrame> Sheet { get; } = [];
-
-        public IEnumerable<RgbFrame> Watch(IEnumerable<RgbFrame> frames)
-        {
-            var index = 0;
-            foreach (var frame in frames)
-            {
-                if (index == total / 2) Thumbnail = frame;
-                if (_sheetIndices.Contains(index)) Sheet.Add(frame);
-                index++;
-                yield return frame;
-            }
-            if (index != total) throw new InvalidOperationException($"Expected {total} output frames, made {index}.");
-        }
     }
 
     private sealed class ChunkTimer(ProgressDisplay display) : IGenerationProgress

@@ -7,5 +7,7 @@ var root = new RootCommand("Reel: a video generation model and the cluster that 
     EvalCommand.Create(),
     TrainCommand.Create(),
     BenchCommand.Create(),
+    SiloCommands.Silo(),
+    SiloCommands.Serve(),
 };
 return await CommandErrors.InvokeAsync(root, args);

@@ -38,6 +38,19 @@ public static class ModelSource
         return ReelModel.Create(fresh, runtime);
     }
 
+    /// <summary>
+    /// The hash identifying the weights <see cref="Open"/> would load: the folder's content hash, or for fresh weights
+    /// (deterministic per configuration) a hash of the configuration's name.
+    /// </summary>
+    public static string WeightsHash(string? weights, string? config)
+    {
+        ConfigFor(weights, config);
+        if (weights is not null) return WeightsFolder.ContentHash(weights);
+        if (config is null && FindShipped() is { } shipped) return WeightsFolder.ContentHash(shipped);
+        var name = System.Text.Encoding.UTF8.GetBytes("fresh " + (config ?? ShippedConfig));
+        return "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(name));
+    }
+
     public static string? FindShipped()
     {
         var root = Environment.GetEnvironmentVariable("REEL_MODELS");

@@ -167,6 +167,8 @@ public sealed class VideoGenerator(ReelModel model)
     public static void Validate(ModelConfig config, GenerationRequest request)
     {
         var multiple = config.SizeMultiple;
+        if (request.Size.Width <= 0 || request.Size.Height <= 0)
+            throw new ModelException($"Size {request.Size} must be positive in both dimensions.");
         if (request.Size.Width % multiple != 0 || request.Size.Height % multiple != 0)
             throw new ModelException($"Size {request.Size} is not a multiple of {multiple} in both dimensions for model '{config.Name}'.");
         FrameCount.Require(config, request.Frames);

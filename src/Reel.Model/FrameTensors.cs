@@ -1,7 +1,7 @@
 using Reel.Media;
 using static TorchSharp.torch;
 
-namespace Reel.Training;
+namespace Reel.Model;
 
 /// <summary>Converts between RGB frames and the model's pixel tensors (values in [-1, 1]).</summary>
 public static class FrameTensors

@@ -1,0 +1,55 @@
+using Orleans.Concurrency;
+
+namespace Reel.Abstractions;
+
+/// <summary>
+/// One video being made, keyed by <see cref="SessionKey"/> and active only on a model silo of its pool holding its
+/// weights. Status, watch and cancel answer at once while a chunk runs: the chunk runs outside the grain's turn.
+/// </summary>
+public interface IGenerationSessionGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Called by the pool's admission queue: takes one of this silo's slots and starts the session. False when the
+    /// silo has no free slot (the queue tries again). Starting a session that already exists changes nothing.
+    /// </summary>
+    Task<bool> Start(VideoRequest request, DateTimeOffset createdAt);
+
+    /// <summary>The session, or null when no session has this key.</summary>
+    [AlwaysInterleave]
+    Task<SessionSnapshot?> GetStatus();
+
+    /// <summary>Progress events after <paramref name="afterSeq"/>; waits up to <paramref name="wait"/> for one. Null when no session has this key.</summary>
+    [AlwaysInterleave]
+    Task<WatchResult?> Watch(long afterSeq, TimeSpan wait);
+
+    /// <summary>Stops the session within one denoising step; a finished session stays as it is. Null when no session has this key.</summary>
+    [AlwaysInterleave]
+    Task<SessionSnapshot?> Cancel();
+}
+
+/// <summary>
+/// A pool's admission queue (key: the pool name), durable: holds sessions until a model silo of the pool has a free
+/// slot, then starts them there. Model silos report their load to it.
+/// </summary>
+public interface IPoolGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Queues a new session of <paramref name="tenant"/>; <paramref name="weights"/> pins a weights version, null
+    /// takes the pool's newest. Returns the session (queued, or already started when a slot was free).
+    /// </summary>
+    Task<SessionSnapshot> Submit(string tenant, VideoRequest request, string? weights = null);
+
+    /// <summary>The session while it waits in this queue (or was cancelled there), else null.</summary>
+    [AlwaysInterleave]
+    Task<SessionSnapshot?> Find(string sessionKey);
+
+    /// <summary>Cancels a session still waiting here; null when it is not here.</summary>
+    Task<SessionSnapshot?> CancelQueued(string sessionKey);
+
+    /// <summary>A model silo's current load; admits waiting sessions when it has room.</summary>
+    Task Report(SiloLoad load);
+
+    /// <summary>The live model silos of this pool and their loads. Interleaves: placement asks while an admission is in flight.</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<SiloLoad>> Loads();
+}

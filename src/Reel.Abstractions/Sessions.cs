@@ -1,0 +1,104 @@
+namespace Reel.Abstractions;
+
+/// <summary>What a tenant asks for: a text-to-video generation. Sizes and lengths are checked by the model silo.</summary>
+[GenerateSerializer, Immutable]
+public sealed record VideoRequest
+{
+    [Id(0)] public required string Prompt { get; init; }
+    [Id(1)] public required int Width { get; init; }
+    [Id(2)] public required int Height { get; init; }
+
+    /// <summary>Frame count, 1 + k·f_t of the model.</summary>
+    [Id(3)] public required int Frames { get; init; }
+
+    [Id(4)] public required ulong Seed { get; init; }
+
+    /// <summary>Denoising steps; null uses the model's default.</summary>
+    [Id(5)] public int? Steps { get; init; }
+
+    /// <summary>Classifier-free guidance scale; null uses the model's default.</summary>
+    [Id(6)] public double? Guidance { get; init; }
+
+    /// <summary><c>euler</c> or <c>heun</c>.</summary>
+    [Id(7)] public string Solver { get; init; } = "euler";
+
+    /// <summary>Expand the prompt into a detailed caption (as <c>reel generate</c> does unless --no-expand).</summary>
+    [Id(8)] public bool Expand { get; init; } = true;
+}
+
+/// <summary>The lifecycle of a session; the names are the HTTP API's statuses.</summary>
+public enum SessionStatus
+{
+    Queued,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+[GenerateSerializer, Immutable]
+public sealed record SessionError([property: Id(0)] string Code, [property: Id(1)] string Message);
+
+/// <summary>Where a session stands, as any caller sees it.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SessionSnapshot
+{
+    [Id(0)] public required SessionKey Key { get; init; }
+    [Id(1)] public required SessionStatus Status { get; init; }
+    [Id(2)] public required VideoRequest Request { get; init; }
+
+    /// <summary>0 to 1 over the whole video (chunks and their denoising steps).</summary>
+    [Id(3)] public double Progress { get; init; }
+
+    /// <summary>The chunk being made (0-based) and how many there are; 0 of 0 before the plan exists.</summary>
+    [Id(4)] public int Chunk { get; init; }
+    [Id(5)] public int Chunks { get; init; }
+    [Id(6)] public int CommittedChunks { get; init; }
+
+    /// <summary>1-based place in the pool's admission queue while queued.</summary>
+    [Id(7)] public int? QueuePosition { get; init; }
+
+    /// <summary>The silo the session runs (or last ran) on.</summary>
+    [Id(8)] public string? Silo { get; init; }
+
+    [Id(9)] public string? WeightsHash { get; init; }
+    [Id(10)] public string? Caption { get; init; }
+    [Id(11)] public SessionError? Error { get; init; }
+
+    /// <summary>The sequence number of the newest progress event.</summary>
+    [Id(12)] public long Seq { get; init; }
+
+    [Id(13)] public DateTimeOffset CreatedAt { get; init; }
+    [Id(14)] public DateTimeOffset? CompletedAt { get; init; }
+
+    public bool IsFinished => Status is SessionStatus.Completed or SessionStatus.Failed or SessionStatus.Cancelled;
+}
+
+/// <summary>One step of a session's progress; <see cref="Seq"/> orders them and lets a broken stream resume.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ProgressEvent(
+    [property: Id(0)] long Seq,
+    [property: Id(1)] SessionStatus Status,
+    [property: Id(2)] double Progress,
+    [property: Id(3)] int Chunk,
+    [property: Id(4)] int Chunks,
+    [property: Id(5)] string Message,
+    [property: Id(6)] DateTimeOffset At);
+
+/// <summary>The events after the caller's sequence number (possibly none) and the session as it now stands.</summary>
+[GenerateSerializer, Immutable]
+public sealed record WatchResult([property: Id(0)] IReadOnlyList<ProgressEvent> Events, [property: Id(1)] SessionSnapshot Snapshot);
+
+/// <summary>A model silo's load as it publishes it to its pool (docs/contracts.md, "Silo load").</summary>
+[GenerateSerializer, Immutable]
+public sealed record SiloLoad(
+    [property: Id(0)] SiloAddress Silo,
+    [property: Id(1)] string Pool,
+    [property: Id(2)] string WeightsHash,
+    [property: Id(3)] int MaxSessions,
+    [property: Id(4)] IReadOnlyList<string> Running,
+    [property: Id(5)] bool Draining,
+    [property: Id(6)] DateTimeOffset At)
+{
+    public int FreeSlots => Draining ? 0 : Math.Max(0, MaxSessions - Running.Count);
+}

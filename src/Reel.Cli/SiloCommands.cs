@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using Reel.Hosting;
+using Reel.Model;
+
+namespace Reel.Cli;
+
+/// <summary>
+/// <c>reel silo</c> runs a cluster member; <c>reel serve</c> runs the embedded default: one process that is a model
+/// silo, with no external service. Both are the same host (<see cref="ReelHost"/>); unset flags keep what the
+/// <c>Reel</c> configuration section (environment <c>REEL__*</c>) says.
+/// </summary>
+public static class SiloCommands
+{
+    private sealed class Options
+    {
+        public readonly Option<bool> Model = new("--model") { Description = "This silo holds the model and runs sessions" };
+        public readonly Option<string?> Pool = new("--pool") { Description = "The pool a model silo serves (default: default)" };
+        public readonly Option<string?> Redis = new("--redis") { Description = "Redis connection string: clustering and grain state" };
+        public readonly Option<string?> Blob = new("--blob") { Description = "Azure Blob Storage connection string: artifacts" };
+        public readonly Option<DirectoryInfo?> Artifacts = new("--artifacts") { Description = "Artifacts folder when no --blob (default ~/.local/share/reel/artifacts)" };
+        public readonly Option<string?> ClusterId = new("--cluster-id") { Description = "Orleans cluster id (default: reel)" };
+        public readonly Option<string?> ServiceId = new("--service-id") { Description = "Orleans service id (default: reel)" };
+        public readonly Option<string?> AdvertiseIp = new("--advertise-ip") { Description = "The IP other silos and clients reach this one at" };
+        public readonly Option<int?> SiloPort = new("--silo-port") { Description = "Silo-to-silo port (default 11111)" };
+        public readonly Option<int?> GatewayPort = new("--gateway-port") { Description = "Client gateway port (default 30000)" };
+        public readonly Option<int?> HttpPort = new("--http-port") { Description = "Health endpoint port (default 8080)" };
+        public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once (default 1)" };
+        public readonly ModelOptions ModelOptions = new();
+    }
+
+    public static Command Silo()
+    {
+        var o = new Options();
+        var command = new Command("silo", "Run a cluster member: a model silo (--model) or a plain one")
+        {
+            o.Model, o.Pool, o.Redis, o.Blob, o.Artifacts, o.ClusterId, o.ServiceId, o.AdvertiseIp, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
+        };
+        o.ModelOptions.AddTo(command);
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: false, cancel)));
+        return command;
+    }
+
+    public static Command Serve()
+    {
+        var o = new Options();
+        var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state in memory, artifacts in a folder")
+        {
+            o.Pool, o.Artifacts, o.HttpPort, o.MaxSessions,
+        };
+        o.ModelOptions.AddTo(command);
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: true, cancel)));
+        return command;
+    }
+
+    private static async Task RunAsync(ParseResult result, Options o, bool embedded, CancellationToken cancel)
+    {
+        var model = o.ModelOptions;
+        var (config, _) = model.Resolve(result);
+        await using var app = ReelHost.Build(options =>
+        {
+            options.Model = embedded || result.GetValue(o.Model) || options.Model;
+            options.Pool = result.GetValue(o.Pool) ?? options.Pool;
+            options.Redis = embedded ? null : result.GetValue(o.Redis) ?? options.Redis;
+            options.Blob = embedded ? null : result.GetValue(o.Blob) ?? options.Blob;
+            options.Artifacts = result.GetValue(o.Artifacts)?.FullName ?? options.Artifacts;
+            options.ClusterId = result.GetValue(o.ClusterId) ?? options.ClusterId;
+            options.ServiceId = result.GetValue(o.ServiceId) ?? options.ServiceId;
+            options.AdvertiseIp = result.GetValue(o.AdvertiseIp) ?? options.AdvertiseIp;
+            options.SiloPort = result.GetValue(o.SiloPort) ?? options.SiloPort;
+            options.GatewayPort = result.GetValue(o.GatewayPort) ?? options.GatewayPort;
+            options.HttpPort = result.GetValue(o.HttpPort) ?? options.HttpPort;
+            options.MaxSessions = result.GetValue(o.MaxSessions) ?? options.MaxSessions;
+            options.Weights = result.GetValue(model.Weights)?.FullName ?? options.Weights;
+            options.Config = result.GetValue(model.Config) ?? options.Config;
+            if (result.GetResult(model.Device) is { Implicit: false }) options.Device = result.GetValue(model.Device)!;
+            if (result.GetResult(model.Dtype) is { Implicit: false }) options.Dtype = result.GetValue(model.Dtype)!;
+            if (result.GetResult(model.Threads) is { Implicit: false }) options.Threads = result.GetValue(model.Threads);
+        });
+        await app.StartAsync(cancel);
+        var options = app.Services.GetService(typeof(ReelSiloOptions)) as ReelSiloOptions;
+        Console.Error.WriteLine($"reel: {(options!.Model ? $"model silo of pool '{options.Pool}' ({config.Name})" : "plain silo")} running; " +
+            $"health on http://localhost:{options.HttpPort}/healthz. Ctrl+C stops.");
+        await app.WaitForShutdownAsync(cancel);
+    }
+}

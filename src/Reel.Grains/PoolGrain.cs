@@ -1,0 +1,157 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime.Placement;
+using Reel.Abstractions;
+
+namespace Reel.Grains;
+
+/// <summary>A pool's durable admission queue: what waits, which weights versions the pool has run, what was cancelled while waiting.</summary>
+[GenerateSerializer]
+public sealed class PoolState
+{
+    [Id(0)] public List<QueuedSession> Queue { get; set; } = [];
+
+    /// <summary>Every weights hash a model silo of the pool has reported, with when it was first seen.</summary>
+    [Id(1)] public Dictionary<string, DateTimeOffset> WeightsSeen { get; set; } = [];
+
+    /// <summary>Sessions cancelled before they started: they never reach a model silo, so their record stays here.</summary>
+    [Id(2)] public List<SessionSnapshot> Cancelled { get; set; } = [];
+}
+
+[GenerateSerializer, Immutable]
+public sealed record QueuedSession([property: Id(0)] SessionKey Key, [property: Id(1)] VideoRequest Request, [property: Id(2)] DateTimeOffset CreatedAt);
+
+/// <summary>
+/// Admission for one pool: sessions start in arrival order as model silos of the pool with their weights have free
+/// slots; a session none of whose silos has room waits without holding back those behind it that fit elsewhere.
+/// Loads are soft state, rebuilt from the silos' reports within one report period after the grain moves.
+/// </summary>
+public sealed partial class PoolGrain(
+    [PersistentState("pool", ReelStorage.Name)] IPersistentState<PoolState> state,
+    IClusterMembershipService membership,
+    ILogger<PoolGrain> logger) : Grain, IPoolGrain
+{
+    /// <summary>A load report older than this is not trusted (a silo reports every few seconds).</summary>
+    private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(30);
+
+    private readonly Dictionary<SiloAddress, SiloLoad> _loads = [];
+
+    private string Pool => this.GetPrimaryKeyString();
+
+    public async Task<SessionSnapshot> Submit(string tenant, VideoRequest request, string? weights = null)
+    {
+        if (!SessionKey.IsValidTenant(tenant)) throw new ArgumentException($"'{tenant}' is not a valid tenant name.", nameof(tenant));
+        if (weights is not null && !WeightsVersion.IsValid(weights)) throw new ArgumentException($"'{weights}' is not a weights version.", nameof(weights));
+        var key = SessionKey.New(tenant, Pool, weights ?? NewestVersion());
+        state.State.Queue.Add(new QueuedSession(key, request, DateTimeOffset.UtcNow));
+        await state.WriteStateAsync();
+        LogQueued(key.Session, Pool, key.Weights);
+        await AdmitAsync();
+        return Find(key) ?? await GrainFactory.GetGrain<IGenerationSessionGrain>(key.ToString()).GetStatus()
+            ?? throw new InvalidOperationException($"Session {key} was admitted but has no state.");
+    }
+
+    public Task<SessionSnapshot?> Find(string sessionKey) => Task.FromResult(SessionKey.TryParse(sessionKey, out var key) ? Find(key) : null);
+
+    public async Task<SessionSnapshot?> CancelQueued(string sessionKey)
+    {
+        var index = state.State.Queue.FindIndex(q => q.Key.ToString() == sessionKey);
+        if (index < 0) return state.State.Cancelled.FirstOrDefault(c => c.Key.ToString() == sessionKey);
+        var entry = state.State.Queue[index];
+        state.State.Queue.RemoveAt(index);
+        var cancelled = Queued(entry, null) with { Status = SessionStatus.Cancelled, CompletedAt = DateTimeOffset.UtcNow };
+        state.State.Cancelled.Add(cancelled);
+        await state.WriteStateAsync();
+        return cancelled;
+    }
+
+    public async Task Report(SiloLoad load)
+    {
+        _loads[load.Silo] = load;
+        if (state.State.WeightsSeen.TryAdd(load.WeightsHash, DateTimeOffset.UtcNow)) await state.WriteStateAsync();
+        await AdmitAsync();
+    }
+
+    public Task<IReadOnlyList<SiloLoad>> Loads() => Task.FromResult<IReadOnlyList<SiloLoad>>(LiveLoads());
+
+    private SessionSnapshot? Find(SessionKey key)
+    {
+        var index = state.State.Queue.FindIndex(q => q.Key == key);
+        if (index >= 0) return Queued(state.State.Queue[index], index + 1);
+        return state.State.Cancelled.FirstOrDefault(c => c.Key == key);
+    }
+
+    private static SessionSnapshot Queued(QueuedSession entry, int? position) => new()
+    {
+        Key = entry.Key, Status = SessionStatus.Queued, Request = entry.Request, QueuePosition = position, CreatedAt = entry.CreatedAt,
+    };
+
+    private List<SiloLoad> LiveLoads()
+    {
+        var snapshot = membership.CurrentSnapshot;
+        var now = DateTimeOffset.UtcNow;
+        foreach (var silo in _loads.Keys.ToList())
+            if (snapshot.GetSiloStatus(silo) != SiloStatus.Active || now - _loads[silo].At > StaleAfter) _loads.Remove(silo);
+        return [.. _loads.Values];
+    }
+
+    /// <summary>The weights version of the newest weights the pool's live silos hold; the newest ever seen when none is live.</summary>
+    private string NewestVersion()
+    {
+        var live = LiveLoads().Select(l => l.WeightsHash).ToHashSet();
+        var seen = state.State.WeightsSeen;
+        var candidates = seen.Where(w => live.Contains(w.Key)).ToList();
+        if (candidates.Count == 0) candidates = [.. seen];
+        return candidates.Count == 0 ? WeightsVersion.Latest : WeightsVersion.Of(candidates.MaxBy(w => w.Value).Key);
+    }
+
+    private async Task AdmitAsync()
+    {
+        var full = new HashSet<SiloAddress>();
+        foreach (var entry in state.State.Queue.ToList())
+        {
+            var targets = LiveLoads()
+                .Where(l => !full.Contains(l.Silo) && l.FreeSlots > 0 && WeightsVersion.Matches(entry.Key.Weights, l.WeightsHash))
+                .OrderBy(l => l.Running.Count).ToList();
+            foreach (var target in targets)
+            {
+                if (await TryStartAsync(entry, target.Silo))
+                {
+                    state.State.Queue.Remove(entry);
+                    _loads[target.Silo] = target with { Running = [.. target.Running, entry.Key.ToString()] };
+                    await state.WriteStateAsync();
+                    LogAdmitted(entry.Key.Session, target.Silo.ToString());
+                    break;
+                }
+                full.Add(target.Silo);
+            }
+        }
+    }
+
+    private async Task<bool> TryStartAsync(QueuedSession entry, SiloAddress target)
+    {
+        // The hint makes placement put the session on the silo whose free slot this admission counted on.
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
+        try
+        {
+            return await GrainFactory.GetGrain<IGenerationSessionGrain>(entry.Key.ToString()).Start(entry.Request, entry.CreatedAt);
+        }
+        catch (Exception e)
+        {
+            LogStartFailed(entry.Key.Session, target.ToString(), e.Message);
+            return false;
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+    }
+
+    [LoggerMessage(LogLevel.Information, "Session {Session} queued in pool {Pool} for weights {Weights}")]
+    private partial void LogQueued(string session, string pool, string weights);
+
+    [LoggerMessage(LogLevel.Information, "Session {Session} admitted on {Silo}")]
+    private partial void LogAdmitted(string session, string silo);
+
+    [LoggerMessage(LogLevel.Warning, "Starting session {Session} on {Silo} failed: {Reason}")]
+    private partial void LogStartFailed(string session, string silo, string reason);
+}

@@ -1,0 +1,54 @@
+using Reel.Abstractions;
+using Reel.Model;
+
+namespace Reel.Grains;
+
+/// <summary>The name of the grain storage provider sessions and pools persist to (memory when embedded, Redis when distributed).</summary>
+public static class ReelStorage
+{
+    public const string Name = "reel";
+}
+
+/// <summary>A session's persistent state, committed (ETag-fenced) after every chunk.</summary>
+[GenerateSerializer]
+public sealed class SessionState
+{
+    [Id(0)] public VideoRequest? Request { get; set; }
+
+    /// <summary>The chunk plan from the model library's chunk planner.</summary>
+    [Id(1)] public List<PlannedChunk> Plan { get; set; } = [];
+
+    /// <summary>How many chunks have their latents written and committed: chunks [0, Committed).</summary>
+    [Id(2)] public int Committed { get; set; }
+
+    [Id(3)] public SessionStatus Status { get; set; }
+    [Id(4)] public double Progress { get; set; }
+    [Id(5)] public SessionError? Error { get; set; }
+
+    /// <summary>The silo the session runs on and the chunk it is on.</summary>
+    [Id(6)] public string? Silo { get; set; }
+    [Id(7)] public int Chunk { get; set; }
+
+    [Id(8)] public string? WeightsHash { get; set; }
+    [Id(9)] public string? Caption { get; set; }
+
+    /// <summary>The sequence number of the newest progress event.</summary>
+    [Id(10)] public long Seq { get; set; }
+
+    [Id(11)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(12)] public DateTimeOffset? CompletedAt { get; set; }
+}
+
+/// <summary>A <see cref="ChunkSpan"/> as stored.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PlannedChunk(
+    [property: Id(0)] int Index,
+    [property: Id(1)] int Start,
+    [property: Id(2)] int Length,
+    [property: Id(3)] int GivenFromPrevious,
+    [property: Id(4)] ulong Seed)
+{
+    public static PlannedChunk From(ChunkSpan span) => new(span.Index, span.Start, span.Length, span.GivenFromPrevious, span.Seed);
+
+    public ChunkSpan ToSpan() => new(Index, Start, Length, GivenFromPrevious, Seed);
+}

@@ -1,0 +1,66 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Reel.Abstractions;
+using Reel.Inference;
+
+namespace Reel.Hosting;
+
+/// <summary>
+/// The one host every Reel process kind runs: a silo (model or plain) with its HTTP port. <c>reel serve</c> is this
+/// host as a single model silo with no external service; <c>reel silo</c> is it as a cluster member.
+/// </summary>
+public static class ReelHost
+{
+    /// <summary>Options from the <c>Reel</c> configuration section (appsettings.json, environment), then <paramref name="overrides"/> (flags).</summary>
+    public static WebApplication Build(Action<ReelSiloOptions> overrides)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        var options = new ReelSiloOptions();
+        builder.Configuration.GetSection("Reel").Bind(options);
+        overrides(options);
+        // Orleans and ASP.NET Core log every request and membership step at Information: keep Reel's own lines readable.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Any, options.HttpPort));
+        builder.Services.AddSingleton(options);
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId));
+            if (options.Redis is { } redis)
+            {
+                silo.UseRedisClustering(redis);
+                if (options.AdvertiseIp is { } ip)
+                    silo.ConfigureEndpoints(IPAddress.Parse(ip), options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
+                else
+                    silo.ConfigureEndpoints(options.SiloPort, options.GatewayPort);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
+            }
+            silo.AddReel(options);
+        });
+        var app = builder.Build();
+        app.MapGet("/healthz", Health);
+        return app;
+    }
+
+    /// <summary>200 once the silo can serve (a model silo: its weights are loaded); 503 while loading or after a failed load.</summary>
+    private static IResult Health(ReelSiloOptions options, IServiceProvider services)
+    {
+        if (!options.Model) return Results.Ok(new { status = "ok", role = SiloMetadataKeys.PlainRole });
+        var loaded = services.GetRequiredService<ModelHost>().Loaded;
+        return loaded.Status switch
+        {
+            TaskStatus.RanToCompletion => Results.Ok(new { status = "ok", role = SiloMetadataKeys.ModelRole, pool = options.Pool, weights = services.GetRequiredService<Reel.Grains.ModelSiloOptions>().WeightsHash }),
+            TaskStatus.Faulted => Results.Json(new { status = "failed", error = loaded.Exception!.InnerException!.Message }, statusCode: 503),
+            _ => Results.Json(new { status = "loading" }, statusCode: 503),
+        };
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Reel.Abstractions;
+using Reel.Grains;
+using Reel.Inference;
+using Reel.Model;
+using Reel.Storage;
+using StackExchange.Redis;
+
+namespace Reel.Hosting;
+
+public static class ReelSilo
+{
+    /// <summary>
+    /// What every Reel silo has (placement, metadata, grain storage, artifact store) and, for a model silo, the model
+    /// host, its slots and its load reports. Clustering and endpoints are the caller's: a process sets them from
+    /// <see cref="ReelSiloOptions"/>, the test cluster sets its own.
+    /// </summary>
+    public static ISiloBuilder AddReel(this ISiloBuilder silo, ReelSiloOptions options)
+    {
+        options.Validate();
+        var metadata = new Dictionary<string, string>
+        {
+            [SiloMetadataKeys.Role] = options.Model ? SiloMetadataKeys.ModelRole : SiloMetadataKeys.PlainRole,
+        };
+        if (options.Model)
+        {
+            // Computed from the folder the model host loads, never typed in by an operator.
+            var weightsHash = ModelSource.WeightsHash(options.Weights, options.Config);
+            var runtime = new ModelRuntime(options.Device, ModelRuntime.ParseDtype(options.Dtype));
+            runtime.ResolveDevice();
+            metadata[SiloMetadataKeys.Pool] = options.Pool;
+            metadata[SiloMetadataKeys.Weights] = weightsHash;
+            silo.Services.AddSingleton(new ModelHostOptions
+            {
+                Weights = options.Weights, Config = options.Config, Runtime = runtime, Threads = options.Threads,
+            });
+            silo.Services.AddSingleton(sp => new ModelHost(sp.GetRequiredService<ModelHostOptions>()));
+            silo.Services.AddSingleton(new ModelSiloOptions
+            {
+                Pool = options.Pool, MaxSessions = options.MaxSessions, WeightsHash = weightsHash, StepDelay = options.StepDelay,
+            });
+            silo.Services.AddSingleton<ModelSiloSlots>();
+            silo.Services.AddHostedService<SiloLoadReporter>();
+        }
+        silo.UseSiloMetadata(metadata);
+        silo.AddPlacementDirector<ModelSessionPlacement, ModelSessionPlacementDirector>();
+        if (options.Redis is { } redis)
+            silo.AddRedisGrainStorage(ReelStorage.Name, o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+        else
+            silo.AddMemoryGrainStorage(ReelStorage.Name);
+        if (options.Blob is { } blob)
+            silo.Services.AddSingleton<IArtifactStore>(_ => BlobArtifactStore.ConnectAsync(blob, options.BlobContainer).GetAwaiter().GetResult());
+        else
+            silo.Services.AddSingleton<IArtifactStore>(new FolderArtifactStore(options.ArtifactsFolder));
+        return silo;
+    }
+}

@@ -1,0 +1,77 @@
+namespace Reel.Hosting;
+
+/// <summary>
+/// Everything a Reel silo process is configured by (docs/contracts.md, "reel silo"). Bound from the configuration
+/// section <c>Reel</c> (environment <c>REEL__POOL=...</c>, .NET conventions); command-line flags override.
+/// </summary>
+public sealed class ReelSiloOptions
+{
+    /// <summary>Whether this silo holds the model and runs sessions. Default false (a plain silo).</summary>
+    public bool Model { get; set; }
+
+    /// <summary>The pool a model silo serves. Default <c>default</c>.</summary>
+    public string Pool { get; set; } = "default";
+
+    /// <summary>Redis connection string for clustering and grain state; null runs alone on localhost clustering with state in memory.</summary>
+    public string? Redis { get; set; }
+
+    /// <summary>Azure Blob Storage connection string for artifacts; null keeps them in <see cref="Artifacts"/>.</summary>
+    public string? Blob { get; set; }
+
+    /// <summary>The blob container artifacts go to. Default <c>reel</c>.</summary>
+    public string BlobContainer { get; set; } = "reel";
+
+    /// <summary>Folder for artifacts when no <see cref="Blob"/> is set. Default <c>$XDG_DATA_HOME/reel/artifacts</c> (~/.local/share/reel/artifacts).</summary>
+    public string? Artifacts { get; set; }
+
+    public string ClusterId { get; set; } = "reel";
+    public string ServiceId { get; set; } = "reel";
+
+    /// <summary>The IP other silos and clients reach this one at (a pod's IP); null lets Orleans pick this host's address.</summary>
+    public string? AdvertiseIp { get; set; }
+
+    public int SiloPort { get; set; } = 11111;
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>Health (and later metrics and the HTTP API) listen here. Default 8080.</summary>
+    public int HttpPort { get; set; } = 8080;
+
+    /// <summary>Weights folder; null applies the one rule of docs/contracts.md (shipped tiny weights, else fresh).</summary>
+    public string? Weights { get; set; }
+
+    /// <summary>Configuration of fresh weights when no <see cref="Weights"/> is given.</summary>
+    public string? Config { get; set; }
+
+    public string Device { get; set; } = "cpu";
+    public string Dtype { get; set; } = "float32";
+
+    /// <summary>Torch threads of the model host. Default 1; set to the cores a model silo owns.</summary>
+    public int Threads { get; set; } = 1;
+
+    /// <summary>Sessions a model silo runs at once. Default 1.</summary>
+    public int MaxSessions { get; set; } = 1;
+
+    /// <summary>Test setting: a pause in every denoising step. Default none.</summary>
+    public TimeSpan StepDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Throws a <see cref="ReelConfigurationException"/> naming the first setting that cannot work.</summary>
+    public void Validate()
+    {
+        if (!Abstractions.SessionKey.IsValidPool(Pool)) throw new ReelConfigurationException($"Pool '{Pool}' is not 1-32 lowercase letters, digits and '-'.");
+        if (MaxSessions < 1) throw new ReelConfigurationException($"Max sessions must be at least 1, got {MaxSessions}.");
+        if (Threads < 1) throw new ReelConfigurationException($"Threads must be at least 1, got {Threads}.");
+        foreach (var (name, port) in new[] { ("silo", SiloPort), ("gateway", GatewayPort), ("HTTP", HttpPort) })
+            if (port is < 0 or > 65535) throw new ReelConfigurationException($"The {name} port must be 0-65535, got {port}.");
+        if (AdvertiseIp is not null && !System.Net.IPAddress.TryParse(AdvertiseIp, out _))
+            throw new ReelConfigurationException($"Advertise IP '{AdvertiseIp}' is not an IP address.");
+        if (Blob is not null && Artifacts is not null) throw new ReelConfigurationException("Give blob storage or an artifacts folder, not both.");
+    }
+
+    public string ArtifactsFolder => Artifacts ?? Path.Combine(
+        Environment.GetEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } data ? data
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share"),
+        "reel", "artifacts");
+}
+
+/// <summary>A silo setting that cannot work; the message names it.</summary>
+public sealed class ReelConfigurationException(string message) : Exception(message);
