@@ -23,6 +23,8 @@ need_apt() { # need_apt COMMAND PACKAGE
 }
 need_apt ffmpeg ffmpeg
 need_apt ffprobe ffmpeg
+need_apt redis-server redis-server
+need_apt redis-cli redis-tools
 
 # npm packages the tests use for real, in a cache folder outside the checkout.
 tools="${REEL_TOOLS:-$HOME/.cache/reel/tools}"

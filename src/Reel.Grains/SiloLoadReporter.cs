@@ -36,7 +36,7 @@ public sealed partial class SiloLoadReporter(
                     var load = new SiloLoad(silo.SiloAddress, options.Pool, options.WeightsHash, options.MaxSessions, slots.Running, false, DateTimeOffset.UtcNow);
                     await grains.GetGrain<IPoolGrain>(options.Pool).Report(load);
                 }
-                catch (Exception e) when (!stopping.IsCancellationRequested)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // Until the silo has joined (and while the pool grain moves) reports fail; the next one retries.
                     LogReportFailed(e.Message);

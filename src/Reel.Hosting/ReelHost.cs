@@ -25,6 +25,7 @@ public static class ReelHost
         var options = new ReelSiloOptions();
         builder.Configuration.GetSection("Reel").Bind(options);
         overrides(options);
+        options.Validate();
         // Orleans and ASP.NET Core log every request and membership step at Information: keep Reel's own lines readable.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Any, options.HttpPort));

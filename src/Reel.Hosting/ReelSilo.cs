@@ -50,7 +50,7 @@ public static class ReelSilo
         else
             silo.AddMemoryGrainStorage(ReelStorage.Name);
         if (options.Blob is { } blob)
-            silo.Services.AddSingleton<IArtifactStore>(_ => BlobArtifactStore.ConnectAsync(blob, options.BlobContainer).GetAwaiter().GetResult());
+            silo.Services.AddSingleton<IArtifactStore>(_ => BlobArtifactStore.Connect(blob, options.BlobContainer));
         else
             silo.Services.AddSingleton<IArtifactStore>(new FolderArtifactStore(options.ArtifactsFolder));
         return silo;

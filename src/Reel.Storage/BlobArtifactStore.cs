@@ -10,13 +10,17 @@ namespace Reel.Storage;
 /// </summary>
 public sealed class BlobArtifactStore(BlobContainerClient container) : IArtifactStore
 {
-    /// <summary>A store on the container named <paramref name="containerName"/>, created when missing.</summary>
-    public static async Task<BlobArtifactStore> ConnectAsync(string connectionString, string containerName = "reel", CancellationToken cancel = default)
+    /// <summary>
+    /// A store on the container named <paramref name="containerName"/>, created when missing. Synchronous on purpose:
+    /// it runs where a store is first resolved, possibly inside a grain activation, where blocking on an async call
+    /// would deadlock the grain's scheduler.
+    /// </summary>
+    public static BlobArtifactStore Connect(string connectionString, string containerName = "reel")
     {
         // Pin the service version Azurite 3.37 accepts; Azure itself accepts it too.
         var client = new BlobServiceClient(connectionString, new BlobClientOptions(BlobClientOptions.ServiceVersion.V2026_06_06));
         var container = client.GetBlobContainerClient(containerName);
-        await container.CreateIfNotExistsAsync(cancellationToken: cancel);
+        container.CreateIfNotExists();
         return new BlobArtifactStore(container);
     }
 

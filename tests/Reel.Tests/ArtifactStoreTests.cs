@@ -86,5 +86,5 @@ public sealed class FolderArtifactStoreTests : ArtifactStoreContract
 
 public sealed class BlobArtifactStoreTests(AzuriteFixture azurite) : ArtifactStoreContract, IClassFixture<AzuriteFixture>
 {
-    protected override async Task<IArtifactStore> StoreAsync() => await BlobArtifactStore.ConnectAsync(azurite.ConnectionString, "reel-tests");
+    protected override Task<IArtifactStore> StoreAsync() => Task.FromResult<IArtifactStore>(BlobArtifactStore.Connect(azurite.ConnectionString, "reel-tests"));
 }

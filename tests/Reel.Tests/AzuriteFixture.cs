@@ -22,10 +22,16 @@ public sealed class AzuriteFixture : IDisposable
         foreach (var arg in new[] { "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--inMemoryPersistence", "--disableTelemetry", "--silent" })
             start.ArgumentList.Add(arg);
         _process = Process.Start(start)!;
+        WaitUntilListening(_process, Port, "Azurite");
+    }
+
+    /// <summary>Waits up to 30 s for a server process to accept connections on its port.</summary>
+    public static void WaitUntilListening(Process process, int port, string name)
+    {
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!Listening(Port))
+        while (!Listening(port))
         {
-            if (_process.HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException($"Azurite did not start: {_process.StandardError.ReadToEnd()}");
+            if (process.HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException($"{name} did not start: {process.StandardError.ReadToEnd()}");
             Thread.Sleep(100);
         }
     }
