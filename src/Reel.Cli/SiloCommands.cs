@@ -46,7 +46,7 @@ public static class SiloCommands
         var o = new Options();
         var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state in memory, artifacts in a folder")
         {
-            o.Pool, o.Artifacts, o.HttpPort, o.MaxSessions,
+            o.Pool, o.Artifacts, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: true, cancel)));

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Reel.Abstractions;
 using Reel.Grains;
+using Reel.Inference;
 using Reel.Media;
 using Reel.Model;
 using Reel.Storage;
@@ -44,6 +45,10 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
             .Where(g => g.GrainType.Contains(nameof(GenerationSessionGrain))).Select(g => g.SiloAddress).ToHashSet();
         Assert.NotEmpty(hosts);
         Assert.DoesNotContain(cluster.PlainSilo, hosts);
+
+        // Each model silo owns its model host; the plain silo has none.
+        Assert.NotSame(ModelHostOf(cluster.SiloA), ModelHostOf(cluster.SiloB));
+        Assert.Null(cluster.Cluster.GetSiloServiceProvider(cluster.PlainSilo).GetService<ModelHost>());
 
         var metadata = cluster.Cluster.GetSiloServiceProvider(cluster.PlainSilo).GetRequiredService<ISiloMetadataCache>();
         Assert.Equal(SiloMetadataKeys.PlainRole, metadata.GetSiloMetadata(cluster.PlainSilo).Metadata[SiloMetadataKeys.Role]);
@@ -153,6 +158,8 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
         Assert.Equal(25, actual.Count);
         Assert.Equal(expected.Select(f => f.Pixels), actual.Select(f => f.Pixels));
     }
+
+    private ModelHost ModelHostOf(SiloAddress silo) => cluster.Cluster.GetSiloServiceProvider(silo).GetRequiredService<ModelHost>();
 
     private static async Task Download(IArtifactStore store, ArtifactName name, string path)
     {
