@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
 using Reel.Abstractions;
 using Reel.Grains;
 using Reel.Model;
@@ -15,10 +16,25 @@ public sealed class SiloCommandTests
     [Fact]
     public async Task Serve_is_one_process_that_makes_a_video_into_its_artifacts_folder()
     {
+        var gateway = AzuriteFixture.FreePort();
+        await MakesAVideo(["serve", "--gateway-port", $"{gateway}"],
+            client => client.UseLocalhostClustering(gateway, serviceId: "reel", clusterId: "reel"));
+    }
+
+    [Fact]
+    public async Task A_model_silo_joins_a_Redis_cluster_and_makes_a_video()
+    {
+        using var redis = new RedisFixture();
+        await MakesAVideo(["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--gateway-port", $"{AzuriteFixture.FreePort()}"],
+            client => client.UseRedisClustering(redis.ConnectionString).Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")));
+    }
+
+    /// <summary>Starts reel with <paramref name="args"/> and the test model, waits for health, makes a video through a cluster client.</summary>
+    private static async Task MakesAVideo(string[] args, Action<IClientBuilder> connect)
+    {
         var artifacts = TestModels.TempFolder();
-        var (silo, gateway, http) = (AzuriteFixture.FreePort(), AzuriteFixture.FreePort(), AzuriteFixture.FreePort());
-        using var serve = Start("serve", "--config", "test", "--threads", "1", "--artifacts", artifacts,
-            "--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--http-port", $"{http}");
+        var http = AzuriteFixture.FreePort();
+        using var reel = Start([.. args, "--config", "test", "--threads", "1", "--artifacts", artifacts, "--silo-port", $"{AzuriteFixture.FreePort()}", "--http-port", $"{http}"]);
         try
         {
             using var web = new HttpClient();
@@ -33,24 +49,24 @@ public sealed class SiloCommandTests
                 {
                     return null;
                 }
-            }, serve);
+            }, reel);
             using var body = JsonDocument.Parse(await health.Content.ReadAsStringAsync());
             Assert.Equal(ModelSource.WeightsHash(null, "test"), body.RootElement.GetProperty("weights").GetString());
 
             var builder = Host.CreateApplicationBuilder();
-            builder.UseOrleansClient(client => client.UseLocalhostClustering(gateway, serviceId: "reel", clusterId: "reel"));
+            builder.UseOrleansClient(connect);
             using var host = builder.Build();
             await host.StartAsync();
             var sessions = new ReelSessions(host.Services.GetRequiredService<IClusterClient>());
             var created = await sessions.CreateAsync("acme", "default", new VideoRequest { Prompt = "a red ball", Width = 32, Height = 32, Frames = 9, Seed = 3 });
-            var done = await Until(async () => await sessions.GetAsync(created.Key) is { IsFinished: true } s ? s : null, serve);
+            var done = await Until(async () => await sessions.GetAsync(created.Key) is { IsFinished: true } s ? s : null, reel);
             Assert.Equal(SessionStatus.Completed, done.Status);
             Assert.True(new FileInfo(Path.Combine(artifacts, SessionArtifacts.Video(created.Key).Value)).Length > 0);
             await host.StopAsync();
         }
         finally
         {
-            serve.Kill(entireProcessTree: true);
+            reel.Kill(entireProcessTree: true);
         }
     }
 
@@ -85,6 +101,6 @@ public sealed class SiloCommandTests
             if (await attempt() is { } result) return result;
             await Task.Delay(200);
         }
-        throw new TimeoutException("reel serve did not get there in 2 minutes.");
+        throw new TimeoutException("reel did not get there in 2 minutes.");
     }
 }
