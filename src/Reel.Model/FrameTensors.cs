@@ -13,7 +13,11 @@ public static class FrameTensors
         var bytes = new byte[frames.Count * w * h * 3];
         for (var i = 0; i < frames.Count; i++) frames[i].Pixels.CopyTo(bytes, i * w * h * 3);
         using var scope = NewDisposeScope();
-        var video = tensor(bytes, [frames.Count, h, w, 3]).to(ScalarType.Float32).div(127.5).sub(1).permute(3, 0, 1, 2).unsqueeze(0);
+        // Named scalars stay reachable until the call returns: an implicit conversion's Scalar can be finalized while
+        // libtorch still reads it (seen as "Unknown scalar type" after hours of training).
+        using var scale = 127.5.ToScalar();
+        using var one = 1.ToScalar();
+        var video = tensor(bytes, [frames.Count, h, w, 3]).to(ScalarType.Float32).div(scale).sub(one).permute(3, 0, 1, 2).unsqueeze(0);
         return video.contiguous().MoveToOuterDisposeScope();
     }
 
