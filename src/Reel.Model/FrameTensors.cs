@@ -1,4 +1,5 @@
 using Reel.Media;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Reel.Model;
