@@ -9,10 +9,16 @@ namespace Reel.Abstractions;
 public interface IGenerationSessionGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Called by the pool's admission queue: takes one of this silo's slots and starts the session. False when the
+    /// Called by the pool's admission queue: takes one of this silo's slots and starts the session. Null when the
     /// silo has no free slot (the queue tries again). Starting a session that already exists changes nothing.
     /// </summary>
-    Task<bool> Start(VideoRequest request, DateTimeOffset createdAt);
+    Task<SessionSnapshot?> Start(VideoRequest request, DateTimeOffset createdAt);
+
+    /// <summary>
+    /// Idempotent: an unfinished session that runs nowhere continues here from its last committed chunk. Null when this
+    /// silo has no free slot; the session as it stands otherwise (already running, or finished).
+    /// </summary>
+    Task<SessionSnapshot?> Resume();
 
     /// <summary>The session, or null when no session has this key.</summary>
     [AlwaysInterleave]
@@ -46,8 +52,17 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>Cancels a session still waiting here; null when it is not here.</summary>
     Task<SessionSnapshot?> CancelQueued(string sessionKey);
 
-    /// <summary>A model silo's current load; admits waiting sessions when it has room.</summary>
+    /// <summary>
+    /// A model silo's current load. Every report also reconciles: sessions whose silo is no longer in the cluster are
+    /// resumed on live ones, then waiting sessions are admitted where there is room.
+    /// </summary>
     Task Report(SiloLoad load);
+
+    /// <summary>Index of unfinished sessions: <paramref name="sessionKey"/> now runs on <paramref name="silo"/>.</summary>
+    Task Running(string sessionKey, SiloAddress silo);
+
+    /// <summary>Index of unfinished sessions: the session finished (completed, failed or cancelled).</summary>
+    Task Finished(string sessionKey);
 
     /// <summary>The live model silos of this pool and their loads. Interleaves: placement asks while an admission is in flight.</summary>
     [AlwaysInterleave]

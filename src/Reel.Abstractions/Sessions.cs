@@ -71,6 +71,9 @@ public sealed record SessionSnapshot
     [Id(13)] public DateTimeOffset CreatedAt { get; init; }
     [Id(14)] public DateTimeOffset? CompletedAt { get; init; }
 
+    /// <summary>The silo that made each committed chunk.</summary>
+    [Id(15)] public IReadOnlyList<string> ChunkSilos { get; init; } = [];
+
     public bool IsFinished => Status is SessionStatus.Completed or SessionStatus.Failed or SessionStatus.Cancelled;
 }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
+using Reel.Grains;
 using Reel.Hosting;
 using Reel.Model;
 
@@ -26,6 +27,7 @@ public static class SiloCommands
         public readonly Option<int?> GatewayPort = new("--gateway-port") { Description = "Client gateway port (default 30000)" };
         public readonly Option<int?> HttpPort = new("--http-port") { Description = "Health endpoint port (default 8080)" };
         public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once (default 1)" };
+        public readonly Option<MigrationPolicy?> Migration = new("--migration") { Description = "After each chunk: stay, balance (move to a less loaded silo) or always (default stay)" };
         public readonly ModelOptions ModelOptions = new();
     }
 
@@ -35,6 +37,7 @@ public static class SiloCommands
         var command = new Command("silo", "Run a cluster member: a model silo (--model) or a plain one")
         {
             o.Model, o.Pool, o.Redis, o.Blob, o.Artifacts, o.ClusterId, o.ServiceId, o.AdvertiseIp, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
+            o.Migration,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: false, cancel)));
@@ -71,6 +74,7 @@ public static class SiloCommands
             options.GatewayPort = result.GetValue(o.GatewayPort) ?? options.GatewayPort;
             options.HttpPort = result.GetValue(o.HttpPort) ?? options.HttpPort;
             options.MaxSessions = result.GetValue(o.MaxSessions) ?? options.MaxSessions;
+            options.Migration = result.GetValue(o.Migration) ?? options.Migration;
             options.Weights = result.GetValue(model.Weights)?.FullName ?? options.Weights;
             options.Config = result.GetValue(model.Config) ?? options.Config;
             if (result.GetResult(model.Device) is { Implicit: false }) options.Device = result.GetValue(model.Device)!;

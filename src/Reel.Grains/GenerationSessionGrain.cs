@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
+using Orleans.Runtime.Placement;
+using Orleans.Storage;
 using Reel.Abstractions;
 using Reel.Inference;
 using Reel.Media;
@@ -23,10 +25,14 @@ public sealed partial class GenerationSessionGrain(
     ModelSiloOptions options,
     IArtifactStore artifacts,
     ILocalSiloDetails silo,
-    ILogger<GenerationSessionGrain> logger) : Grain, IGenerationSessionGrain
+    ILogger<GenerationSessionGrain> logger) : Grain, IGenerationSessionGrain, IRemindable
 {
     private const int MaxEvents = 512;
+    private const string ResumeReminder = "resume";
     private static readonly TimeSpan MaxWatchWait = TimeSpan.FromSeconds(20);
+
+    /// <summary>Names this activation's chunk artifacts, so that a duplicate activation never overwrites a committed one.</summary>
+    private readonly string _writer = Guid.NewGuid().ToString("N")[..12];
 
     private readonly List<ProgressEvent> _events = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,15 +42,25 @@ public sealed partial class GenerationSessionGrain(
 
     private SessionKey Key => SessionKey.Parse(this.GetPrimaryKeyString());
     private SessionState S => state.State;
+    private bool Running => _run is { IsCompleted: false };
+    private IPoolGrain Pool => GrainFactory.GetGrain<IPoolGrain>(Key.Pool);
 
-    public async Task<bool> Start(VideoRequest request, DateTimeOffset createdAt)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.RecordExists) return true;
+        // An unfinished session activated here (its silo died, it moved here, the process restarted) continues from
+        // its last commit when this silo has a free slot; otherwise the pool's reconciliation or the reminder resumes it.
+        TryRun();
+        return Task.CompletedTask;
+    }
+
+    public async Task<SessionSnapshot?> Start(VideoRequest request, DateTimeOffset createdAt)
+    {
+        if (state.RecordExists) return Snapshot();
         var key = Key;
         if (!slots.TryReserve(key.ToString()))
         {
             DeactivateOnIdle();
-            return false;
+            return null;
         }
         S.Request = request;
         S.CreatedAt = createdAt;
@@ -67,9 +83,33 @@ public sealed partial class GenerationSessionGrain(
             Emit(e.Message);
         }
         await state.WriteStateAsync();
-        if (S.Status == SessionStatus.InProgress) _run = RunAsync(key, model);
-        else slots.Release(key.ToString());
-        return true;
+        if (S.Status == SessionStatus.InProgress)
+        {
+            // The backstop: a reminder outlives the silo and re-activates the session if nothing else resumes it.
+            await this.RegisterOrUpdateReminder(ResumeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            _run = RunAsync(key);
+        }
+        else
+        {
+            slots.Release(key.ToString());
+        }
+        return Snapshot();
+    }
+
+    public Task<SessionSnapshot?> Resume()
+    {
+        if (!state.RecordExists) return Task.FromResult(Absent());
+        return Task.FromResult(Finished || TryRun() ? Snapshot() : null);
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (state.RecordExists && !Finished)
+        {
+            TryRun();
+            return;
+        }
+        if (await this.GetReminder(reminderName) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
     public Task<SessionSnapshot?> GetStatus() => Task.FromResult(state.RecordExists ? Snapshot() : Absent());
@@ -89,25 +129,22 @@ public sealed partial class GenerationSessionGrain(
     {
         if (!state.RecordExists) return Absent();
         if (Finished) return Snapshot();
-        if (_run is { IsCompleted: false })
+        if (Running)
         {
             // The loop stops within one denoising step and commits the cancellation itself: one writer of the state.
             _cancel!.Cancel();
-            await _run;
+            await _run!;
         }
         else
         {
-            S.Status = SessionStatus.Cancelled;
-            S.CompletedAt = DateTimeOffset.UtcNow;
-            Emit("cancelled");
-            await state.WriteStateAsync();
+            await EndAsync(Key, SessionStatus.Cancelled, null);
         }
         return Snapshot();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // A stopping silo leaves the committed state as it is (part 2 resumes from it); it does not mark the session failed.
+        // A stopping silo leaves the committed state as it is: the session resumes elsewhere from it.
         _deactivating = true;
         _cancel?.Cancel();
         if (_run is not null) await _run;
@@ -115,8 +152,22 @@ public sealed partial class GenerationSessionGrain(
 
     private bool Finished => S.Status is SessionStatus.Completed or SessionStatus.Failed or SessionStatus.Cancelled;
 
-    private async Task RunAsync(SessionKey key, ReelModel model)
+    /// <summary>Starts the chunk loop if the session is unfinished, not running and this silo has a slot; true when it runs.</summary>
+    private bool TryRun()
     {
+        if (!state.RecordExists || S.Status != SessionStatus.InProgress || _deactivating) return false;
+        if (Running) return true;
+        // Continuation must use the weights the committed chunks were made with.
+        if (S.Committed > 0 && S.WeightsHash != options.WeightsHash) return false;
+        if (!slots.TryReserve(Key.ToString())) return false;
+        _run = RunAsync(Key);
+        return true;
+    }
+
+    private async Task RunAsync(SessionKey key)
+    {
+        // The call that started the loop may carry a placement hint: it must not follow the loop's own calls.
+        RequestContext.Clear();
         _cancel = new CancellationTokenSource();
         var cancel = _cancel.Token;
         // Idle collection would otherwise deactivate the grain between calls while its chunks run.
@@ -125,8 +176,11 @@ public sealed partial class GenerationSessionGrain(
         Tensor? video = null;
         try
         {
+            var model = await host.Loaded;
+            S.WeightsHash = options.WeightsHash;
+            await Pool.Running(key.ToString(), silo.SiloAddress);
             var request = GenerationRequests.From(S.Request!, model.Config);
-            if (S.Committed > 0) video = await LoadCommittedAsync(key, cancel);
+            if (S.Committed > 0) video = await LoadCommittedAsync(cancel);
             for (var i = S.Committed; i < S.Plan.Count; i++)
             {
                 var chunk = S.Plan[i].ToSpan();
@@ -135,48 +189,84 @@ public sealed partial class GenerationSessionGrain(
                 Emit($"chunk {i + 1}/{S.Plan.Count} started");
                 LogChunkStarted(key.Session, i + 1, S.Plan.Count, S.Silo);
                 using var latents = await GenerateChunkAsync(request, chunk, video, cancel);
+                var artifact = SessionArtifacts.Chunk(key, i, _writer);
                 using (var bytes = new MemoryStream(LatentsFile.ToBytes(latents)))
-                    await artifacts.WriteAsync(SessionArtifacts.Chunk(key, i), bytes, cancel);
+                    await artifacts.WriteAsync(artifact, bytes, cancel);
                 var stitched = await host.Enqueue(_ => VideoGenerator.Stitch(video, chunk, latents), cancel);
                 video?.Dispose();
                 video = stitched;
                 S.Committed = i + 1;
+                S.ChunkArtifacts.Add(artifact.Value);
+                S.ChunkSilos.Add(S.Silo);
                 S.Progress = (double)S.Committed / S.Plan.Count;
                 Emit($"chunk {i + 1}/{S.Plan.Count} committed");
                 await state.WriteStateAsync();
                 LogChunkCommitted(key.Session, i + 1, S.Plan.Count, S.Silo);
+                if (S.Committed < S.Plan.Count && await MoveTargetAsync(key) is { } target)
+                {
+                    Emit($"moving to {target}");
+                    LogMoving(key.Session, S.Silo, target.ToString());
+                    RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
+                    this.MigrateOnIdle();
+                    RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+                    return;
+                }
             }
             await WriteOutputsAsync(key, video!, model.Config.FrameRate, cancel);
-            S.Status = SessionStatus.Completed;
-            S.Progress = 1;
-            S.CompletedAt = DateTimeOffset.UtcNow;
-            Emit("completed");
-            await state.WriteStateAsync();
+            await EndAsync(key, SessionStatus.Completed, null);
+        }
+        catch (InconsistentStateException)
+        {
+            // Another activation of this session committed newer state (a failover duplicate): this one stops
+            // without writing; its chunk artifacts carry its own name and are swept when the session ends.
+            LogStale(key.Session, silo.SiloAddress.ToString());
+            DeactivateOnIdle();
         }
         catch (Exception) when (_deactivating)
         {
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            S.Status = SessionStatus.Cancelled;
-            S.CompletedAt = DateTimeOffset.UtcNow;
-            Emit("cancelled");
-            await state.WriteStateAsync();
+            await EndAsync(key, SessionStatus.Cancelled, null);
         }
         catch (Exception e)
         {
             LogFailed(e, key.Session);
-            S.Status = SessionStatus.Failed;
-            S.Error = new SessionError("generation_failed", e is ModelException ? e.Message : "Generating the video failed.");
-            S.CompletedAt = DateTimeOffset.UtcNow;
-            Emit(S.Error.Message);
-            await state.WriteStateAsync();
+            await EndAsync(key, SessionStatus.Failed,
+                new SessionError("generation_failed", e is ModelException ? e.Message : "Generating the video failed."));
         }
         finally
         {
             video?.Dispose();
             slots.Release(key.ToString());
         }
+    }
+
+    /// <summary>Where the session should continue after a commit, per the silo's migration policy; null to stay.</summary>
+    private async Task<SiloAddress?> MoveTargetAsync(SessionKey key)
+    {
+        if (options.Migration == MigrationPolicy.Stay) return null;
+        var loads = await Pool.Loads();
+        var here = loads.FirstOrDefault(l => l.Silo.Equals(silo.SiloAddress))?.Running.Count ?? 1;
+        var others = loads.Where(l => !l.Silo.Equals(silo.SiloAddress) && l.FreeSlots > 0 && l.WeightsHash == S.WeightsHash
+            && WeightsVersion.Matches(key.Weights, l.WeightsHash));
+        if (options.Migration == MigrationPolicy.Balance) others = others.Where(l => l.Running.Count + 2 <= here);
+        return others.MinBy(l => l.Running.Count)?.Silo;
+    }
+
+    /// <summary>Commits a final status; a cancelled session's artifacts go; the index and the reminder forget it.</summary>
+    private async Task EndAsync(SessionKey key, SessionStatus status, SessionError? error)
+    {
+        S.Status = status;
+        S.Error = error;
+        S.CompletedAt = DateTimeOffset.UtcNow;
+        if (status == SessionStatus.Completed) S.Progress = 1;
+        Emit(error?.Message ?? status.ToString().ToLowerInvariant());
+        await state.WriteStateAsync();
+        if (status == SessionStatus.Cancelled)
+            foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
+        await Pool.Finished(key.ToString());
+        if (await this.GetReminder(ResumeReminder) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
     /// <summary>One chunk on the model host, turning its denoising steps into progress events as they happen.</summary>
@@ -198,13 +288,14 @@ public sealed partial class GenerationSessionGrain(
     }
 
     /// <summary>The video's latents so far, from the committed chunks' artifacts (after the session moved or its silo died).</summary>
-    private async Task<Tensor> LoadCommittedAsync(SessionKey key, CancellationToken cancel)
+    private async Task<Tensor> LoadCommittedAsync(CancellationToken cancel)
     {
         var chunks = new List<byte[]>();
         for (var i = 0; i < S.Committed; i++)
         {
-            await using var stream = await artifacts.OpenReadAsync(SessionArtifacts.Chunk(key, i), cancel)
-                ?? throw new InvalidOperationException($"Committed chunk {i} of session {key.Session} has no latents artifact.");
+            var name = ArtifactName.Parse(S.ChunkArtifacts[i]);
+            await using var stream = await artifacts.OpenReadAsync(name, cancel)
+                ?? throw new InvalidOperationException($"Committed chunk {i} ({name}) has no latents artifact.");
             using var copy = new MemoryStream();
             await stream.CopyToAsync(copy, cancel);
             chunks.Add(copy.ToArray());
@@ -251,8 +342,8 @@ public sealed partial class GenerationSessionGrain(
         }
         using (var bytes = new MemoryStream(LatentsFile.ToBytes(video)))
             await artifacts.WriteAsync(SessionArtifacts.Latents(key), bytes, cancel);
-        // The whole sequence now holds every chunk: the per-chunk copies go.
-        for (var i = 0; i < S.Plan.Count; i++) await artifacts.DeleteAsync(SessionArtifacts.Chunk(key, i), cancel);
+        // The whole sequence now holds every chunk: the per-chunk copies go, with any a stale duplicate left behind.
+        foreach (var name in await artifacts.ListAsync(SessionArtifacts.Chunks(key), cancel)) await artifacts.DeleteAsync(name, cancel);
     }
 
     private void Emit(string message)
@@ -269,7 +360,7 @@ public sealed partial class GenerationSessionGrain(
     {
         Key = Key, Status = S.Status, Request = S.Request!, Progress = S.Progress, Chunk = S.Chunk, Chunks = S.Plan.Count,
         CommittedChunks = S.Committed, Silo = S.Silo, WeightsHash = S.WeightsHash, Caption = S.Caption, Error = S.Error,
-        Seq = S.Seq, CreatedAt = S.CreatedAt, CompletedAt = S.CompletedAt,
+        Seq = S.Seq, CreatedAt = S.CreatedAt, CompletedAt = S.CompletedAt, ChunkSilos = [.. S.ChunkSilos],
     };
 
     /// <summary>No session has this key: nothing to keep in memory.</summary>
@@ -314,6 +405,12 @@ public sealed partial class GenerationSessionGrain(
 
     [LoggerMessage(LogLevel.Information, "Session {Session}: chunk {Chunk}/{Chunks} committed on {Silo}")]
     private partial void LogChunkCommitted(string session, int chunk, int chunks, string silo);
+
+    [LoggerMessage(LogLevel.Information, "Session {Session}: moving from {From} to {To}")]
+    private partial void LogMoving(string session, string from, string to);
+
+    [LoggerMessage(LogLevel.Warning, "Session {Session}: a newer activation committed; this one on {Silo} stops")]
+    private partial void LogStale(string session, string silo);
 
     [LoggerMessage(LogLevel.Error, "Session {Session} failed")]
     private partial void LogFailed(Exception e, string session);

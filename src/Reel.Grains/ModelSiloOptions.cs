@@ -15,6 +15,22 @@ public sealed class ModelSiloOptions
     /// <summary>How often the silo publishes its load to its pool (it also does on every change). Default 2 s.</summary>
     public TimeSpan LoadReportPeriod { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Whether a session moves to another model silo of its pool after a commit. Default stay.</summary>
+    public MigrationPolicy Migration { get; set; } = MigrationPolicy.Stay;
+
     /// <summary>Test setting: a pause in every denoising step, so that a test can act while a chunk runs. Default none.</summary>
     public TimeSpan StepDelay { get; set; } = TimeSpan.Zero;
+}
+
+/// <summary>What a session does after each committed chunk.</summary>
+public enum MigrationPolicy
+{
+    /// <summary>Keep running here.</summary>
+    Stay,
+
+    /// <summary>Move when another silo of the pool with the same weights runs at least two fewer sessions.</summary>
+    Balance,
+
+    /// <summary>Move after every chunk when another silo of the pool with the same weights has a free slot (tests).</summary>
+    Always,
 }

@@ -15,6 +15,9 @@ public sealed class PoolState
 
     /// <summary>Sessions cancelled before they started: they never reach a model silo, so their record stays here.</summary>
     [Id(2)] public List<SessionSnapshot> Cancelled { get; set; } = [];
+
+    /// <summary>The index of unfinished sessions: session key → the silo it runs on (<c>SiloAddress.ToParsableString</c>).</summary>
+    [Id(3)] public Dictionary<string, string> Running { get; set; } = [];
 }
 
 [GenerateSerializer, Immutable]
@@ -71,6 +74,17 @@ public sealed partial class PoolGrain(
         await AdmitAsync();
     }
 
+    public async Task Running(string sessionKey, SiloAddress silo)
+    {
+        state.State.Running[sessionKey] = silo.ToParsableString();
+        await state.WriteStateAsync();
+    }
+
+    public async Task Finished(string sessionKey)
+    {
+        if (state.State.Running.Remove(sessionKey)) await state.WriteStateAsync();
+    }
+
     public Task<IReadOnlyList<SiloLoad>> Loads() => Task.FromResult<IReadOnlyList<SiloLoad>>(LiveLoads());
 
     private SessionSnapshot? Find(SessionKey key)
@@ -104,46 +118,71 @@ public sealed partial class PoolGrain(
         return candidates.Count == 0 ? WeightsVersion.Latest : WeightsVersion.Of(candidates.MaxBy(w => w.Value).Key);
     }
 
+    /// <summary>
+    /// First the sessions of silos that left the cluster (died, stopped, a previous process) resume on live silos,
+    /// then waiting sessions start, each where its weights are and a slot is free, least loaded first.
+    /// </summary>
     private async Task AdmitAsync()
     {
         var full = new HashSet<SiloAddress>();
+        foreach (var (sessionKey, host) in state.State.Running.ToList())
+        {
+            if (!Gone(SiloAddress.FromParsableString(host))) continue;
+            var key = SessionKey.Parse(sessionKey);
+            var resumed = await PlaceAsync(key, full, session => session.Resume());
+            if (resumed is null) continue;
+            LogResumed(key.Session, host, resumed.Value.Silo.ToString());
+            if (resumed.Value.Snapshot.IsFinished) state.State.Running.Remove(sessionKey);
+            else state.State.Running[sessionKey] = resumed.Value.Silo.ToParsableString();
+            await state.WriteStateAsync();
+        }
         foreach (var entry in state.State.Queue.ToList())
         {
-            var targets = LiveLoads()
-                .Where(l => !full.Contains(l.Silo) && l.FreeSlots > 0 && WeightsVersion.Matches(entry.Key.Weights, l.WeightsHash))
-                .OrderBy(l => l.Running.Count).ToList();
-            foreach (var target in targets)
-            {
-                if (await TryStartAsync(entry, target.Silo))
-                {
-                    state.State.Queue.Remove(entry);
-                    _loads[target.Silo] = target with { Running = [.. target.Running, entry.Key.ToString()] };
-                    await state.WriteStateAsync();
-                    LogAdmitted(entry.Key.Session, target.Silo.ToString());
-                    break;
-                }
-                full.Add(target.Silo);
-            }
+            var started = await PlaceAsync(entry.Key, full, session => session.Start(entry.Request, entry.CreatedAt));
+            if (started is null) continue;
+            state.State.Queue.Remove(entry);
+            if (!started.Value.Snapshot.IsFinished) state.State.Running[entry.Key.ToString()] = started.Value.Silo.ToParsableString();
+            await state.WriteStateAsync();
+            LogAdmitted(entry.Key.Session, started.Value.Silo.ToString());
         }
     }
 
-    private async Task<bool> TryStartAsync(QueuedSession entry, SiloAddress target)
+    /// <summary>A silo that is no longer a member: its sessions run nowhere.</summary>
+    private bool Gone(SiloAddress host) =>
+        membership.CurrentSnapshot.GetSiloStatus(host) is not (SiloStatus.Active or SiloStatus.Joining or SiloStatus.Created);
+
+    /// <summary>
+    /// Calls <paramref name="call"/> on the session placed, through the placement hint, on a silo with its weights and
+    /// a free slot; tries the next silo when one turns out to be full. Null when no silo took it.
+    /// </summary>
+    private async Task<(SiloAddress Silo, SessionSnapshot Snapshot)?> PlaceAsync(
+        SessionKey key, HashSet<SiloAddress> full, Func<IGenerationSessionGrain, Task<SessionSnapshot?>> call)
     {
-        // The hint makes placement put the session on the silo whose free slot this admission counted on.
-        RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
-        try
+        var targets = LiveLoads()
+            .Where(l => !full.Contains(l.Silo) && l.FreeSlots > 0 && WeightsVersion.Matches(key.Weights, l.WeightsHash))
+            .OrderBy(l => l.Running.Count).ToList();
+        foreach (var target in targets)
         {
-            return await GrainFactory.GetGrain<IGenerationSessionGrain>(entry.Key.ToString()).Start(entry.Request, entry.CreatedAt);
+            RequestContext.Set(IPlacementDirector.PlacementHintKey, target.Silo);
+            try
+            {
+                if (await call(GrainFactory.GetGrain<IGenerationSessionGrain>(key.ToString())) is { } snapshot)
+                {
+                    _loads[target.Silo] = target with { Running = [.. target.Running, key.ToString()] };
+                    return (target.Silo, snapshot);
+                }
+            }
+            catch (Exception e)
+            {
+                LogStartFailed(key.Session, target.Silo.ToString(), e.Message);
+            }
+            finally
+            {
+                RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+            }
+            full.Add(target.Silo);
         }
-        catch (Exception e)
-        {
-            LogStartFailed(entry.Key.Session, target.ToString(), e.Message);
-            return false;
-        }
-        finally
-        {
-            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
-        }
+        return null;
     }
 
     [LoggerMessage(LogLevel.Information, "Session {Session} queued in pool {Pool} for weights {Weights}")]
@@ -151,6 +190,9 @@ public sealed partial class PoolGrain(
 
     [LoggerMessage(LogLevel.Information, "Session {Session} admitted on {Silo}")]
     private partial void LogAdmitted(string session, string silo);
+
+    [LoggerMessage(LogLevel.Information, "Session {Session} of departed silo {From} resumed on {Silo}")]
+    private partial void LogResumed(string session, string from, string silo);
 
     [LoggerMessage(LogLevel.Warning, "Starting session {Session} on {Silo} failed: {Reason}")]
     private partial void LogStartFailed(string session, string silo, string reason);

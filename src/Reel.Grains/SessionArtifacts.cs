@@ -8,8 +8,14 @@ public static class SessionArtifacts
 {
     public static ArtifactName Folder(SessionKey key) => ArtifactName.Of(key.Tenant, "sessions", key.Session);
 
-    /// <summary>One committed chunk's latents; a retry of the chunk overwrites the same name.</summary>
-    public static ArtifactName Chunk(SessionKey key, int index) => ArtifactName.Of(key.Tenant, "sessions", key.Session, "chunks", $"{index:D4}.safetensors");
+    /// <summary>
+    /// One chunk's latents as written by one activation (<paramref name="writer"/>): a stale duplicate activation
+    /// writes under its own name and can never replace the chunk the state committed.
+    /// </summary>
+    public static ArtifactName Chunk(SessionKey key, int index, string writer) =>
+        ArtifactName.Of(key.Tenant, "sessions", key.Session, "chunks", $"{index:D4}-{writer}.safetensors");
+
+    public static ArtifactName Chunks(SessionKey key) => ArtifactName.Of(key.Tenant, "sessions", key.Session, "chunks");
 
     /// <summary>The whole video's latent sequence, kept beside the MP4 for extensions and remixes.</summary>
     public static ArtifactName Latents(SessionKey key) => Named(key, "latents.safetensors");

@@ -37,6 +37,10 @@ public sealed class SessionState
 
     [Id(11)] public DateTimeOffset CreatedAt { get; set; }
     [Id(12)] public DateTimeOffset? CompletedAt { get; set; }
+
+    /// <summary>For each committed chunk, its latents artifact and the silo that made it.</summary>
+    [Id(13)] public List<string> ChunkArtifacts { get; set; } = [];
+    [Id(14)] public List<string> ChunkSilos { get; set; } = [];
 }
 
 /// <summary>A <see cref="ChunkSpan"/> as stored.</summary>

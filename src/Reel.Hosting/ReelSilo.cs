@@ -39,16 +39,23 @@ public static class ReelSilo
             silo.Services.AddSingleton(new ModelSiloOptions
             {
                 Pool = options.Pool, MaxSessions = options.MaxSessions, WeightsHash = weightsHash, StepDelay = options.StepDelay,
+                Migration = options.Migration,
             });
             silo.Services.AddSingleton<ModelSiloSlots>();
-            silo.Services.AddHostedService<SiloLoadReporter>();
+            silo.Services.AddHostedService<ModelSiloSupervisor>();
         }
         silo.UseSiloMetadata(metadata);
         silo.AddPlacementDirector<ModelSessionPlacement, ModelSessionPlacementDirector>();
         if (options.Redis is { } redis)
+        {
             silo.AddRedisGrainStorage(ReelStorage.Name, o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+        }
         else
+        {
             silo.AddMemoryGrainStorage(ReelStorage.Name);
+            silo.UseInMemoryReminderService();
+        }
         if (options.Blob is { } blob)
             silo.Services.AddSingleton<IArtifactStore>(_ => BlobArtifactStore.Connect(blob, options.BlobContainer));
         else

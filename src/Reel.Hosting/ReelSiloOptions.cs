@@ -1,3 +1,5 @@
+using Reel.Grains;
+
 namespace Reel.Hosting;
 
 /// <summary>
@@ -50,6 +52,9 @@ public sealed class ReelSiloOptions
 
     /// <summary>Sessions a model silo runs at once. Default 1.</summary>
     public int MaxSessions { get; set; } = 1;
+
+    /// <summary>Whether sessions move to another model silo of the pool after a commit: stay, balance or always. Default stay.</summary>
+    public MigrationPolicy Migration { get; set; } = MigrationPolicy.Stay;
 
     /// <summary>Test setting: a pause in every denoising step. Default none.</summary>
     public TimeSpan StepDelay { get; set; } = TimeSpan.Zero;

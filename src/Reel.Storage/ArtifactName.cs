@@ -20,6 +20,9 @@ public sealed partial record ArtifactName
         return new ArtifactName(string.Join('/', segments));
     }
 
+    /// <summary>A name as <see cref="Value"/> wrote it, checked like <see cref="Of"/>.</summary>
+    public static ArtifactName Parse(string value) => Of(value.Split('/'));
+
     public override string ToString() => Value;
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,128}$")]

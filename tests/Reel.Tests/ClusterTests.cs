@@ -24,9 +24,9 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
     [Fact]
     public async Task Sessions_run_only_on_model_silos_of_their_pool_holding_their_weights()
     {
-        var a = await cluster.Sessions.CreateAsync(Tenant, ClusterFixture.Pool, Request(9), cluster.VersionA);
-        var b = await cluster.Sessions.CreateAsync(Tenant, ClusterFixture.Pool, Request(9), cluster.VersionB);
-        var newest = await cluster.Sessions.CreateAsync(Tenant, ClusterFixture.Pool, Request(9));
+        var a = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9), cluster.VersionA);
+        var b = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9), cluster.VersionB);
+        var newest = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9));
 
         var doneA = await cluster.WaitFor(a.Key, s => s.IsFinished, Minute);
         var doneB = await cluster.WaitFor(b.Key, s => s.IsFinished, Minute);
@@ -34,11 +34,11 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
 
         Assert.All(new[] { doneA, doneB, doneNewest }, s => Assert.Equal(SessionStatus.Completed, s.Status));
         Assert.Equal(cluster.SiloA.ToString(), doneA.Silo);
-        Assert.Equal(cluster.SiloB.ToString(), doneB.Silo);
+        Assert.Contains(doneB.Silo, cluster.SilosB.Select(s => s.ToString()));
         Assert.Equal(WeightsFolder.ContentHash(cluster.WeightsB), doneB.WeightsHash);
         Assert.Contains(newest.Key.Weights, new[] { cluster.VersionA, cluster.VersionB });
         // A key nobody created still activates only where its pool and weights say, and answers that it does not exist.
-        Assert.Null(await cluster.Sessions.GetAsync(SessionKey.New(Tenant, ClusterFixture.Pool, cluster.VersionB)));
+        Assert.Null(await cluster.Sessions.GetAsync(SessionKey.New(Tenant, ReelClusterFixture.Pool, cluster.VersionB)));
 
         var management = cluster.Cluster.Client.GetGrain<IManagementGrain>(0);
         var hosts = (await management.GetDetailedGrainStatistics())
@@ -47,14 +47,14 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
         Assert.DoesNotContain(cluster.PlainSilo, hosts);
 
         // Each model silo owns its model host; the plain silo has none.
-        Assert.NotSame(ModelHostOf(cluster.SiloA), ModelHostOf(cluster.SiloB));
+        Assert.NotSame(ModelHostOf(cluster.SiloA), ModelHostOf(cluster.SilosB[0]));
         Assert.Null(cluster.Cluster.GetSiloServiceProvider(cluster.PlainSilo).GetService<ModelHost>());
 
         var metadata = cluster.Cluster.GetSiloServiceProvider(cluster.PlainSilo).GetRequiredService<ISiloMetadataCache>();
         Assert.Equal(SiloMetadataKeys.PlainRole, metadata.GetSiloMetadata(cluster.PlainSilo).Metadata[SiloMetadataKeys.Role]);
-        var siloB = metadata.GetSiloMetadata(cluster.SiloB).Metadata;
+        var siloB = metadata.GetSiloMetadata(cluster.SilosB[0]).Metadata;
         Assert.Equal(SiloMetadataKeys.ModelRole, siloB[SiloMetadataKeys.Role]);
-        Assert.Equal(ClusterFixture.Pool, siloB[SiloMetadataKeys.Pool]);
+        Assert.Equal(ReelClusterFixture.Pool, siloB[SiloMetadataKeys.Pool]);
         Assert.Equal(WeightsFolder.ContentHash(cluster.WeightsB), siloB[SiloMetadataKeys.Weights]);
     }
 
@@ -73,7 +73,7 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
         await Assert.ThrowsAsync<NoModelSiloException>(() =>
             cluster.Cluster.Client.GetGrain<IGenerationSessionGrain>(session.Key.ToString()).GetStatus());
         await Assert.ThrowsAsync<NoModelSiloException>(() =>
-            cluster.Cluster.Client.GetGrain<IGenerationSessionGrain>(SessionKey.New(Tenant, ClusterFixture.Pool, "0123456789abcdef").ToString()).GetStatus());
+            cluster.Cluster.Client.GetGrain<IGenerationSessionGrain>(SessionKey.New(Tenant, ReelClusterFixture.Pool, "0123456789abcdef").ToString()).GetStatus());
 
         var cancelled = await cluster.Sessions.CancelAsync(session.Key);
         Assert.Equal(SessionStatus.Cancelled, cancelled!.Status);
@@ -83,10 +83,10 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
     [Fact]
     public async Task Admission_with_one_slot_queues_the_second_session_and_reports_its_position()
     {
-        var first = await cluster.Sessions.CreateAsync(Tenant, ClusterFixture.Pool, Request(9), cluster.VersionA);
+        var first = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9), cluster.VersionA);
         await cluster.WaitFor(first.Key, s => s.Status == SessionStatus.InProgress, Minute);
 
-        var second = await cluster.Sessions.CreateAsync(Tenant, ClusterFixture.Pool, Request(9, seed: 6), cluster.VersionA);
+        var second = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9, seed: 6), cluster.VersionA);
         Assert.Equal(SessionStatus.Queued, second.Status);
         Assert.Equal(1, second.QueuePosition);
         Assert.Equal(1, (await cluster.Sessions.GetAsync(second.Key))!.QueuePosition);
@@ -100,7 +100,7 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
     [Fact]
     public async Task Status_watch_and_cancel_answer_while_a_chunk_runs()
     {
-        var session = await cluster.Sessions.CreateAsync(Tenant, ClusterFixture.Pool, Request(25), cluster.VersionA);
+        var session = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(25), cluster.VersionA);
         // A denoising step has reported: chunk 1 of 3 is running on the slowed silo.
         await cluster.WaitFor(session.Key, s => s.Status == SessionStatus.InProgress && s.Progress > 0, Minute);
 
@@ -119,16 +119,22 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
         Assert.Equal(SessionStatus.Cancelled, cancelled.Status);
         Assert.True(cancelled.CommittedChunks < 3);
         Assert.Equal(SessionStatus.Cancelled, (await cluster.Sessions.GetAsync(session.Key))!.Status);
+        Assert.Empty(await BlobArtifactStore.Connect(cluster.Azurite.ConnectionString).ListAsync(SessionArtifacts.Folder(session.Key)));
     }
 
     [Fact]
-    public async Task A_three_chunk_video_completes_with_artifacts_in_Azurite_and_equals_reel_generate()
+    public async Task A_three_chunk_video_moved_after_every_chunk_completes_with_artifacts_in_Azurite_and_equals_reel_generate()
     {
         var request = Request(25, seed: 77) with { Prompt = "a blue square slides right" };
-        var session = await cluster.Sessions.CreateAsync(Tenant, ClusterFixture.Pool, request, cluster.VersionB);
+        var session = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, request, cluster.VersionB);
         var done = await cluster.WaitFor(session.Key, s => s.IsFinished, TimeSpan.FromMinutes(3));
         Assert.Equal(SessionStatus.Completed, done.Status);
         Assert.Equal(3, done.CommittedChunks);
+        // The always policy moved it after every commit, between the two silos holding weights B.
+        Assert.Equal(3, done.ChunkSilos.Count);
+        Assert.All(done.ChunkSilos, s => Assert.Contains(s, cluster.SilosB.Select(b => b.ToString())));
+        Assert.NotEqual(done.ChunkSilos[0], done.ChunkSilos[1]);
+        Assert.NotEqual(done.ChunkSilos[1], done.ChunkSilos[2]);
         Assert.Contains(cluster.Redis.Keys(), k => k.Contains(session.Key.Session));
 
         var store = BlobArtifactStore.Connect(cluster.Azurite.ConnectionString);
@@ -151,6 +157,7 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
         Assert.True(cli.ExitCode == 0, cli.Stderr);
         using var report = JsonDocument.Parse(cli.Stdout);
         Assert.Equal(report.RootElement.GetProperty("latentSha256").GetString(), LatentDigest.Of(latents));
+        Assert.Equal(ReelClusterFixture.ReferenceDigest(cluster.WeightsB, request), LatentDigest.Of(latents));
         Assert.Equal(done.Caption, report.RootElement.GetProperty("caption").GetString());
 
         var expected = await MediaReader.ReadVideoAsync(cliVideo, 32, 32, 8);

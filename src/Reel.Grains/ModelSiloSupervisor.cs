@@ -6,11 +6,15 @@ using Reel.Inference;
 namespace Reel.Grains;
 
 /// <summary>
-/// Loads the model when the silo starts, then publishes this model silo's load to its pool's admission queue
-/// periodically and on every slot change. A silo whose weights failed to load never reports, so it gets no sessions.
+/// A model silo's supervisor: loads the model when the silo starts, then reports this silo's load to its pool
+/// periodically, on every slot change and on every cluster membership change. Each report makes the pool reconcile its
+/// index of unfinished sessions (those of departed silos resume on live ones), so a death declared by membership, or a
+/// restart of the process, resumes sessions within one report. A silo whose weights failed to load never reports,
+/// so it gets no sessions.
 /// </summary>
-public sealed partial class SiloLoadReporter(
-    ModelHost host, ModelSiloOptions options, ModelSiloSlots slots, ILocalSiloDetails silo, IGrainFactory grains, ILogger<SiloLoadReporter> logger)
+public sealed partial class ModelSiloSupervisor(
+    ModelHost host, ModelSiloOptions options, ModelSiloSlots slots, ILocalSiloDetails silo, IGrainFactory grains,
+    IClusterMembershipService membership, ILogger<ModelSiloSupervisor> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stopping)
@@ -27,6 +31,7 @@ public sealed partial class SiloLoadReporter(
         var changed = new SemaphoreSlim(0);
         void OnChanged() => changed.Release();
         slots.Changed += OnChanged;
+        var watching = WatchMembershipAsync(OnChanged, stopping);
         try
         {
             while (!stopping.IsCancellationRequested)
@@ -55,6 +60,18 @@ public sealed partial class SiloLoadReporter(
         finally
         {
             slots.Changed -= OnChanged;
+            await watching;
+        }
+    }
+
+    private async Task WatchMembershipAsync(Action onChange, CancellationToken stopping)
+    {
+        try
+        {
+            await foreach (var _ in membership.MembershipUpdates.WithCancellation(stopping)) onChange();
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
