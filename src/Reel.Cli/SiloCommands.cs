@@ -20,6 +20,7 @@ public static class SiloCommands
         public readonly Option<string?> Redis = new("--redis") { Description = "Redis connection string: clustering and grain state" };
         public readonly Option<string?> Blob = new("--blob") { Description = "Azure Blob Storage connection string: artifacts" };
         public readonly Option<DirectoryInfo?> Artifacts = new("--artifacts") { Description = "Artifacts folder when no --blob (default ~/.local/share/reel/artifacts)" };
+        public readonly Option<DirectoryInfo?> State = new("--state") { Description = "Grain state folder when no --redis (serve's default ~/.local/share/reel/state; silo: in memory)" };
         public readonly Option<string?> ClusterId = new("--cluster-id") { Description = "Orleans cluster id (default: reel)" };
         public readonly Option<string?> ServiceId = new("--service-id") { Description = "Orleans service id (default: reel)" };
         public readonly Option<string?> AdvertiseIp = new("--advertise-ip") { Description = "The IP other silos and clients reach this one at" };
@@ -36,7 +37,7 @@ public static class SiloCommands
         var o = new Options();
         var command = new Command("silo", "Run a cluster member: a model silo (--model) or a plain one")
         {
-            o.Model, o.Pool, o.Redis, o.Blob, o.Artifacts, o.ClusterId, o.ServiceId, o.AdvertiseIp, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
+            o.Model, o.Pool, o.Redis, o.Blob, o.Artifacts, o.State, o.ClusterId, o.ServiceId, o.AdvertiseIp, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
             o.Migration,
         };
         o.ModelOptions.AddTo(command);
@@ -47,9 +48,9 @@ public static class SiloCommands
     public static Command Serve()
     {
         var o = new Options();
-        var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state in memory, artifacts in a folder")
+        var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state and artifacts in folders")
         {
-            o.Pool, o.Artifacts, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
+            o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: true, cancel)));
@@ -67,6 +68,7 @@ public static class SiloCommands
             options.Redis = embedded ? null : result.GetValue(o.Redis) ?? options.Redis;
             options.Blob = embedded ? null : result.GetValue(o.Blob) ?? options.Blob;
             options.Artifacts = result.GetValue(o.Artifacts)?.FullName ?? options.Artifacts;
+            options.State = result.GetValue(o.State)?.FullName ?? options.State ?? (embedded ? ReelSiloOptions.DataFolder("state") : null);
             options.ClusterId = result.GetValue(o.ClusterId) ?? options.ClusterId;
             options.ServiceId = result.GetValue(o.ServiceId) ?? options.ServiceId;
             options.AdvertiseIp = result.GetValue(o.AdvertiseIp) ?? options.AdvertiseIp;

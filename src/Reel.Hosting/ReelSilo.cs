@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime.Hosting;
+using Orleans.Serialization;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Reel.Abstractions;
 using Reel.Grains;
@@ -53,7 +55,11 @@ public static class ReelSilo
         }
         else
         {
-            silo.AddMemoryGrainStorage(ReelStorage.Name);
+            if (options.State is { } folder)
+                silo.Services.AddGrainStorage(ReelStorage.Name, (sp, _) => new FileGrainStorage(folder, sp.GetRequiredService<Serializer>()));
+            else
+                silo.AddMemoryGrainStorage(ReelStorage.Name);
+            // Reminders are only the backstop: without Redis, the index scan at start resumes what a restart interrupted.
             silo.UseInMemoryReminderService();
         }
         if (options.Blob is { } blob)

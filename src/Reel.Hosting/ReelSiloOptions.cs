@@ -26,6 +26,12 @@ public sealed class ReelSiloOptions
     /// <summary>Folder for artifacts when no <see cref="Blob"/> is set. Default <c>$XDG_DATA_HOME/reel/artifacts</c> (~/.local/share/reel/artifacts).</summary>
     public string? Artifacts { get; set; }
 
+    /// <summary>
+    /// Folder for grain state on local disk when there is no <see cref="Redis"/> (ETag-checked files); null keeps it in
+    /// memory. <c>reel serve</c> defaults it to <c>$XDG_DATA_HOME/reel/state</c>.
+    /// </summary>
+    public string? State { get; set; }
+
     public string ClusterId { get; set; } = "reel";
     public string ServiceId { get; set; } = "reel";
 
@@ -70,12 +76,16 @@ public sealed class ReelSiloOptions
         if (AdvertiseIp is not null && !System.Net.IPAddress.TryParse(AdvertiseIp, out _))
             throw new ReelConfigurationException($"Advertise IP '{AdvertiseIp}' is not an IP address.");
         if (Blob is not null && Artifacts is not null) throw new ReelConfigurationException("Give blob storage or an artifacts folder, not both.");
+        if (Redis is not null && State is not null) throw new ReelConfigurationException("Give Redis or a state folder, not both.");
     }
 
-    public string ArtifactsFolder => Artifacts ?? Path.Combine(
+    public string ArtifactsFolder => Artifacts ?? DataFolder("artifacts");
+
+    /// <summary>A folder under <c>$XDG_DATA_HOME/reel</c> (~/.local/share/reel).</summary>
+    public static string DataFolder(string name) => Path.Combine(
         Environment.GetEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } data ? data
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share"),
-        "reel", "artifacts");
+        "reel", name);
 }
 
 /// <summary>A silo setting that cannot work; the message names it.</summary>

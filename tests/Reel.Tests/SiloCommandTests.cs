@@ -7,6 +7,7 @@ using Orleans.Configuration;
 using Reel.Abstractions;
 using Reel.Grains;
 using Reel.Model;
+using Reel.Storage;
 
 namespace Reel.Tests;
 
@@ -16,58 +17,100 @@ public sealed class SiloCommandTests
     [Fact]
     public async Task Serve_is_one_process_that_makes_a_video_into_its_artifacts_folder()
     {
-        var gateway = AzuriteFixture.FreePort();
-        await MakesAVideo(["serve", "--gateway-port", $"{gateway}"],
-            client => client.UseLocalhostClustering(gateway, serviceId: "reel", clusterId: "reel"));
+        var artifacts = TestModels.TempFolder();
+        using var serve = ReelServer.Start(["serve", "--artifacts", artifacts, "--state", TestModels.TempFolder()]);
+        await serve.HealthyAsync();
+        await using var client = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(serve.GatewayPort, serviceId: "reel", clusterId: "reel"));
+        var created = await client.Sessions.CreateAsync("acme", "default", new VideoRequest { Prompt = "a red ball", Width = 32, Height = 32, Frames = 9, Seed = 3 });
+        var done = await client.WaitFor(created.Key, s => s.IsFinished, serve);
+        Assert.Equal(SessionStatus.Completed, done.Status);
+        Assert.True(new FileInfo(Path.Combine(artifacts, SessionArtifacts.Video(created.Key).Value)).Length > 0);
     }
 
     [Fact]
     public async Task A_model_silo_joins_a_Redis_cluster_and_makes_a_video()
     {
         using var redis = new RedisFixture();
-        await MakesAVideo(["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--gateway-port", $"{AzuriteFixture.FreePort()}"],
-            client => client.UseRedisClustering(redis.ConnectionString).Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")));
+        var artifacts = TestModels.TempFolder();
+        using var silo = ReelServer.Start(["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--artifacts", artifacts]);
+        await silo.HealthyAsync();
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString).Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")));
+        var created = await client.Sessions.CreateAsync("acme", "default", new VideoRequest { Prompt = "a red ball", Width = 32, Height = 32, Frames = 9, Seed = 3 });
+        Assert.Equal(SessionStatus.Completed, (await client.WaitFor(created.Key, s => s.IsFinished, silo)).Status);
     }
 
-    /// <summary>Starts reel with <paramref name="args"/> and the test model, waits for health, makes a video through a cluster client.</summary>
-    private static async Task MakesAVideo(string[] args, Action<IClientBuilder> connect)
+    [Fact]
+    public async Task Serve_killed_mid_session_and_started_again_finishes_it_with_identical_latents()
     {
-        var artifacts = TestModels.TempFolder();
-        var http = AzuriteFixture.FreePort();
-        using var reel = Start([.. args, "--config", "test", "--threads", "1", "--artifacts", artifacts, "--silo-port", $"{AzuriteFixture.FreePort()}", "--http-port", $"{http}"]);
-        try
+        var (artifacts, state) = (TestModels.TempFolder(), TestModels.TempFolder());
+        var request = new VideoRequest { Prompt = "a yellow circle rises", Width = 32, Height = 32, Frames = 25, Seed = 21 };
+        string[] args = ["serve", "--artifacts", artifacts, "--state", state];
+        SessionKey key;
+        string firstSilo;
+        using (var first = ReelServer.Start(args, slowSteps: true))
         {
-            using var web = new HttpClient();
-            using var health = await Until(async () =>
-            {
-                try
-                {
-                    var response = await web.GetAsync($"http://127.0.0.1:{http}/healthz");
-                    return response.StatusCode == HttpStatusCode.OK ? response : null;
-                }
-                catch (HttpRequestException)
-                {
-                    return null;
-                }
-            }, reel);
-            using var body = JsonDocument.Parse(await health.Content.ReadAsStringAsync());
-            Assert.Equal(ModelSource.WeightsHash(null, "test"), body.RootElement.GetProperty("weights").GetString());
+            await first.HealthyAsync();
+            await using var client = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(first.GatewayPort, serviceId: "reel", clusterId: "reel"));
+            key = (await client.Sessions.CreateAsync("acme", "default", request)).Key;
+            // Inside the second chunk: one committed, a step of the next reported.
+            firstSilo = (await client.WaitFor(key, s => s.CommittedChunks == 1 && s.Progress > 1.0 / 3, first)).Silo!;
+            first.Kill();
+        }
+        using var second = ReelServer.Start(args);
+        await second.HealthyAsync();
+        await using var again = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(second.GatewayPort, serviceId: "reel", clusterId: "reel"));
+        var done = await again.WaitFor(key, s => s.IsFinished, second);
+        Assert.Equal(SessionStatus.Completed, done.Status);
+        Assert.Equal(firstSilo, done.ChunkSilos[0]);
+        Assert.All(done.ChunkSilos.Skip(1), s => Assert.NotEqual(firstSilo, s));
+        Assert.Equal(ReferenceDigest(request), FolderLatentsDigest(artifacts, key));
+    }
 
-            var builder = Host.CreateApplicationBuilder();
-            builder.UseOrleansClient(connect);
-            using var host = builder.Build();
-            await host.StartAsync();
-            var sessions = new ReelSessions(host.Services.GetRequiredService<IClusterClient>());
-            var created = await sessions.CreateAsync("acme", "default", new VideoRequest { Prompt = "a red ball", Width = 32, Height = 32, Frames = 9, Seed = 3 });
-            var done = await Until(async () => await sessions.GetAsync(created.Key) is { IsFinished: true } s ? s : null, reel);
-            Assert.Equal(SessionStatus.Completed, done.Status);
-            Assert.True(new FileInfo(Path.Combine(artifacts, SessionArtifacts.Video(created.Key).Value)).Length > 0);
-            await host.StopAsync();
-        }
-        finally
-        {
-            reel.Kill(entireProcessTree: true);
-        }
+    [Fact]
+    public async Task Kill_9_of_the_model_silo_running_a_session_finishes_it_on_the_survivor_with_identical_latents()
+    {
+        using var redis = new RedisFixture();
+        using var azurite = new AzuriteFixture();
+        var request = new VideoRequest { Prompt = "a purple square falls", Width = 32, Height = 32, Frames = 25, Seed = 22 };
+        string[] args = ["silo", "--model", "--redis", redis.ConnectionString, "--blob", azurite.ConnectionString, "--advertise-ip", "127.0.0.1"];
+        using var one = ReelServer.Start(args, slowSteps: true);
+        using var two = ReelServer.Start(args, slowSteps: true);
+        await one.HealthyAsync();
+        await two.HealthyAsync();
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString).Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")));
+        var key = (await client.Sessions.CreateAsync("acme", "default", request)).Key;
+        var running = await client.WaitFor(key, s => s.CommittedChunks == 1 && s.Progress > 1.0 / 3, one);
+        var victim = running.Silo!.Contains($":{one.SiloPort}:") ? one : two;
+        var survivor = victim == one ? two : one;
+        victim.Kill();
+
+        var done = await client.WaitFor(key, s => s.IsFinished, survivor);
+        Assert.Equal(SessionStatus.Completed, done.Status);
+        Assert.Equal(running.Silo, done.ChunkSilos[0]);
+        Assert.All(done.ChunkSilos.Skip(1), s => Assert.Contains($":{survivor.SiloPort}:", s));
+        var store = BlobArtifactStore.Connect(azurite.ConnectionString);
+        await using var stream = (await store.OpenReadAsync(SessionArtifacts.Latents(key)))!;
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        using var latents = LatentsFile.FromBytes(copy.ToArray());
+        Assert.Equal(ReferenceDigest(request), LatentDigest.Of(latents));
+    }
+
+    /// <summary>The same request through `reel generate` on the same fresh `test` weights and thread count.</summary>
+    private static string ReferenceDigest(VideoRequest request)
+    {
+        var output = Path.Combine(TestModels.TempFolder(), "reference.mp4");
+        var result = ReelProcess.Run("generate", request.Prompt, "--config", "test", "--threads", "1", "--seed", $"{request.Seed}",
+            "--frames", $"{request.Frames}", "--size", $"{request.Width}x{request.Height}", "--json", "-o", output);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using var report = JsonDocument.Parse(result.Stdout);
+        return report.RootElement.GetProperty("latentSha256").GetString()!;
+    }
+
+    private static string FolderLatentsDigest(string artifacts, SessionKey key)
+    {
+        using var latents = LatentsFile.FromBytes(File.ReadAllBytes(Path.Combine(artifacts, SessionArtifacts.Latents(key).Value)));
+        return LatentDigest.Of(latents);
     }
 
     [Fact]
@@ -79,28 +122,128 @@ public sealed class SiloCommandTests
         Assert.DoesNotContain("   at ", result.Stderr);
     }
 
-    private static Process Start(params string[] args)
+}
+
+/// <summary>A `reel serve` or `reel silo` process on free ports with the `test` model and one torch thread.</summary>
+public sealed class ReelServer : IDisposable
+{
+    private readonly Process _process;
+
+    private ReelServer(string[] args, bool slowSteps)
     {
+        (SiloPort, GatewayPort, HttpPort) = (AzuriteFixture.FreePort(), AzuriteFixture.FreePort(), AzuriteFixture.FreePort());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reel.dll"));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
+        foreach (var arg in args.Concat(["--config", "test", "--threads", "1", "--silo-port", $"{SiloPort}", "--gateway-port", $"{GatewayPort}", "--http-port", $"{HttpPort}"]))
+            start.ArgumentList.Add(arg);
+        // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
+        if (slowSteps) start.Environment["REEL__STEPDELAY"] = "00:00:00.300";
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
     }
 
-    private static async Task<T> Until<T>(Func<Task<T?>> attempt, Process process) where T : class
+    public int SiloPort { get; }
+    public int GatewayPort { get; }
+    public int HttpPort { get; }
+    public bool HasExited => _process.HasExited;
+
+    public static ReelServer Start(string[] args, bool slowSteps = false) => new(args, slowSteps);
+
+    /// <summary>Waits for 200 on /healthz: the model is loaded.</summary>
+    public async Task HealthyAsync()
     {
-        var deadline = DateTime.UtcNow.AddMinutes(2);
+        using var web = new HttpClient();
+        await ReelClient.Until(async () =>
+        {
+            try
+            {
+                using var response = await web.GetAsync($"http://127.0.0.1:{HttpPort}/healthz");
+                return response.StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, this);
+    }
+
+    /// <summary>SIGKILL: no shutdown, no deactivation, exactly like a crashed machine.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) Kill();
+        _process.Dispose();
+    }
+}
+
+/// <summary>An Orleans cluster client in the test process, reaching sessions through <see cref="ReelSessions"/>.</summary>
+public sealed class ReelClient : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private ReelClient(IHost host) => (_host, Sessions) = (host, new ReelSessions(host.Services.GetRequiredService<IClusterClient>()));
+
+    public ReelSessions Sessions { get; }
+
+    public static async Task<ReelClient> ConnectAsync(Action<IClientBuilder> connect)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.UseOrleansClient(connect);
+        var host = builder.Build();
+        await host.StartAsync();
+        return new ReelClient(host);
+    }
+
+    /// <summary>Polls the session until <paramref name="done"/> holds, riding out calls that fail while a silo dies.</summary>
+    public async Task<SessionSnapshot> WaitFor(SessionKey key, Func<SessionSnapshot, bool> done, ReelServer server)
+    {
+        SessionSnapshot? last = null;
+        await Until(async () =>
+        {
+            try
+            {
+                last = await Sessions.GetAsync(key);
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException)
+            {
+                return false;
+            }
+            return last is not null && done(last);
+        }, server);
+        return last!;
+    }
+
+    public static async Task Until(Func<Task<bool>> condition, ReelServer server)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(3);
         while (DateTime.UtcNow < deadline)
         {
-            if (process.HasExited) throw new InvalidOperationException($"reel exited with {process.ExitCode}.");
-            if (await attempt() is { } result) return result;
+            if (server.HasExited) throw new InvalidOperationException("reel exited.");
+            if (await condition()) return;
             await Task.Delay(200);
         }
-        throw new TimeoutException("reel did not get there in 2 minutes.");
+        throw new TimeoutException("reel did not get there in 3 minutes.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _host.StopAsync(stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The silos it talked to may be gone.
+        }
+        _host.Dispose();
     }
 }
