@@ -47,7 +47,7 @@ public static class BenchCommand
             Console.WriteLine(JsonSerializer.Serialize(figures, CommandErrors.Json));
             return Task.CompletedTask;
         }));
-        return new Command("bench", "Benchmarks (figures, not pass/fail)") { model, decode };
+        return new Command("bench", "Benchmarks (figures, not pass/fail)") { model, decode, LongBenchCommand.Create(), LongBenchCommand.ClusterRun() };
     }
 
     private static async Task<ModelBench> RunModelBench(int threads, int repeats, CancellationToken cancel)
@@ -131,7 +131,7 @@ public static class BenchCommand
     }
 
     /// <summary>A line of /proc/self/status in MiB (VmRSS: now; VmHWM: the peak).</summary>
-    private static double ProcessMemory(string field)
+    internal static double ProcessMemory(string field)
     {
         var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
         return Math.Round(long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0, 1);
@@ -150,14 +150,14 @@ public static class BenchCommand
         return Median(times);
     }
 
-    private static double Median(IReadOnlyList<double> values)
+    internal static double Median(IReadOnlyList<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>Runs this program with <paramref name="args"/> and parses its JSON output.</summary>
-    private static async Task<T> InChildProcess<T>(CancellationToken cancel, params string[] args)
+    internal static async Task<T> InChildProcess<T>(CancellationToken cancel, params string[] args)
     {
         var host = Environment.ProcessPath!;
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };

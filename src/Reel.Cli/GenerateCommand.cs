@@ -130,7 +130,7 @@ public static class GenerateCommand
             Math.Round(FrameCount.Seconds(config, job.OutputFrames), 3), plan.Chunks.Count, job.Request.Steps ?? config.DefaultSteps,
             job.Request.Guidance ?? config.DefaultGuidance, latents.shape, LatentDigest.Of(latents), output, thumbnail, spritesheet,
             new GenerateTimings(Math.Round(loadSeconds, 3), chunkTimes.Seconds.Select(t => Math.Round(t, 3)).ToArray(),
-                Math.Round(generateSeconds, 3), Math.Round(clock.Elapsed.TotalSeconds, 3)));
+                Math.Round(generateSeconds, 3), Math.Round(clock.Elapsed.TotalSeconds, 3), BenchCommand.ProcessMemory("VmHWM")));
         if (result.GetValue(o.Json)) Console.WriteLine(JsonSerializer.Serialize(report, CommandErrors.Json));
         else Console.WriteLine($"{output}: {report.Frames} frames {report.Size} at {report.Fps} fps ({report.Seconds} s), " +
             $"{report.Chunks} chunk(s), seed {report.Seed}, {report.Timings.GenerateSeconds:0.0} s\ncaption: {report.Caption}");
@@ -207,7 +207,7 @@ public static class GenerateCommand
         }
     }
 
-    private sealed record GenerateTimings(double LoadSeconds, double[] ChunkSeconds, double GenerateSeconds, double WriteSeconds);
+    private sealed record GenerateTimings(double LoadSeconds, double[] ChunkSeconds, double GenerateSeconds, double WriteSeconds, double PeakMemoryMiB);
 
     private sealed record GenerateReport(
         string Mode, string Config, string Weights, string Prompt, string Caption, IReadOnlyList<string> UnknownWords, ulong Seed, string Size, int Frames, int Fps, double Seconds,

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Orleans.Configuration;
 using Reel.Abstractions;
 using Reel.Inference;
@@ -27,6 +28,8 @@ public static class ReelHost
         overrides(options);
         options.Validate();
         // Orleans and ASP.NET Core log every request and membership step at Information: keep Reel's own lines readable.
+        // Logs go to stderr: stdout is for what a command prints as its result.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Any, options.HttpPort));
         builder.Services.AddSingleton(options);

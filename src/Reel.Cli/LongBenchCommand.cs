@@ -1,0 +1,298 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Reel.Abstractions;
+using Reel.Hosting;
+using Reel.Model;
+
+namespace Reel.Cli;
+
+/// <summary>
+/// <c>reel bench long</c>: long videos. The same request at 1, 2, 4 and 8 chunks, each in a child `reel generate`
+/// (time per chunk, peak memory); the cluster path (session, state, artifacts in one embedded silo) against
+/// `reel generate` for 4 chunks; and the time from a kill -9 of `reel serve` mid-session until the session runs again
+/// in a restarted server. Medians of repeats.
+/// </summary>
+public static class LongBenchCommand
+{
+    private const string Prompt = "a red ball bouncing";
+
+    public static Command Create()
+    {
+        var threads = new Option<int>("--threads") { Description = "Torch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var repeats = new Option<int>("--repeats") { Description = "Repeats per measurement (the median is reported)", DefaultValueFactory = _ => 3 };
+        var config = new Option<string>("--config") { Description = "Model configuration (fresh weights)", DefaultValueFactory = _ => "tiny" };
+        var json = new Option<bool>("--json") { Description = "Print the figures as JSON" };
+        var command = new Command("long", "Per-chunk time and peak memory at 1-8 chunks, cluster path vs generate, kill -9 to running again")
+        {
+            threads, repeats, config, json,
+        };
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
+        {
+            var report = await RunAsync(ModelConfig.Named(result.GetValue(config)!), result.GetValue(threads), Math.Max(1, result.GetValue(repeats)), cancel);
+            Console.WriteLine(result.GetValue(json) ? JsonSerializer.Serialize(report, CommandErrors.Json) : report.ToText());
+        }));
+        return command;
+    }
+
+    /// <summary>Hidden: one request through an embedded silo in this process; prints its timings as JSON.</summary>
+    public static Command ClusterRun()
+    {
+        var frames = new Option<int>("--frames") { Required = true };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var config = new Option<string>("--config") { DefaultValueFactory = _ => "tiny" };
+        var command = new Command("cluster-run", "One request through an embedded silo; timings as JSON") { frames, threads, config };
+        command.Hidden = true;
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
+        {
+            var run = await ClusterRunAsync(ModelConfig.Named(result.GetValue(config)!), result.GetValue(frames), result.GetValue(threads), cancel);
+            Console.WriteLine(JsonSerializer.Serialize(run, CommandErrors.Json));
+        }));
+        return command;
+    }
+
+    private static async Task<LongBench> RunAsync(ModelConfig config, int threads, int repeats, CancellationToken cancel)
+    {
+        var lengths = new List<LengthFigure>();
+        foreach (var chunks in new[] { 1, 2, 4, 8 })
+        {
+            var runs = new List<JsonElement>();
+            for (var i = 0; i < repeats; i++) runs.Add(await GenerateAsync(config, FramesFor(config, chunks), threads, cancel));
+            var perChunk = runs.Select(r => BenchCommand.Median(ChunkSeconds(r))).ToList();
+            var memory = runs.Select(r => r.GetProperty("timings").GetProperty("peakMemoryMiB").GetDouble()).ToList();
+            lengths.Add(new LengthFigure(chunks, FramesFor(config, chunks), Math.Round(BenchCommand.Median(perChunk), 3), BenchCommand.Median(memory)));
+        }
+
+        var fourChunks = FramesFor(config, 4);
+        var direct = new List<double>();
+        var cluster = new List<double>();
+        for (var i = 0; i < repeats; i++)
+        {
+            var generate = await GenerateAsync(config, fourChunks, threads, cancel);
+            var timings = generate.GetProperty("timings");
+            direct.Add(timings.GetProperty("generateSeconds").GetDouble() + timings.GetProperty("writeSeconds").GetDouble());
+            cluster.Add((await BenchCommand.InChildProcess<ClusterRunFigure>(cancel, "bench", "cluster-run", "--frames", $"{fourChunks}",
+                "--threads", $"{threads}", "--config", config.Name)).Seconds);
+        }
+        var (directSeconds, clusterSeconds) = (BenchCommand.Median(direct), BenchCommand.Median(cluster));
+
+        var restarts = new List<RestartFigure>();
+        for (var i = 0; i < repeats; i++) restarts.Add(await KillAndRestartAsync(config, fourChunks, threads, cancel));
+
+        var first = lengths[0];
+        return new LongBench(config.Name, threads, repeats, lengths,
+            Math.Round(lengths.Max(l => Math.Abs(l.SecondsPerChunk / first.SecondsPerChunk - 1)), 3),
+            Math.Round(lengths[^1].PeakMemoryMiB / first.PeakMemoryMiB, 3),
+            new PathFigure(4, Math.Round(directSeconds, 3), Math.Round(clusterSeconds, 3), Math.Round(clusterSeconds / directSeconds, 3),
+                Math.Round((clusterSeconds - directSeconds) * 1000 / 4, 1)),
+            new RestartSummary(Math.Round(BenchCommand.Median([.. restarts.Select(r => r.KillToRunningSeconds)]), 2),
+                Math.Round(BenchCommand.Median([.. restarts.Select(r => r.HealthyToRunningSeconds)]), 2)));
+    }
+
+    /// <summary>The frame count whose chunk plan has <paramref name="chunks"/> chunks of the model's full length.</summary>
+    private static int FramesFor(ModelConfig config, int chunks) =>
+        FrameCount.ToPixel(config, config.ChunkLatentFrames + (chunks - 1) * (config.ChunkLatentFrames - config.OverlapLatentFrames));
+
+    private static double[] ChunkSeconds(JsonElement report) =>
+        [.. report.GetProperty("timings").GetProperty("chunkSeconds").EnumerateArray().Select(e => e.GetDouble())];
+
+    private static async Task<JsonElement> GenerateAsync(ModelConfig config, int frames, int threads, CancellationToken cancel)
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"reel-bench-{Guid.NewGuid():N}.mp4");
+        try
+        {
+            return await BenchCommand.InChildProcess<JsonElement>(cancel, "generate", Prompt, "-o", output, "--config", config.Name,
+                "--frames", $"{frames}", "--seed", "1", "--threads", $"{threads}", "--json");
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    private static async Task<ClusterRunFigure> ClusterRunAsync(ModelConfig config, int frames, int threads, CancellationToken cancel)
+    {
+        var artifacts = Directory.CreateTempSubdirectory("reel-bench-");
+        try
+        {
+            await using var app = ReelHost.Build(o =>
+            {
+                (o.Model, o.Config, o.Threads, o.Artifacts) = (true, config.Name, threads, artifacts.FullName);
+                (o.SiloPort, o.GatewayPort, o.HttpPort) = (FreePort(), FreePort(), FreePort());
+            });
+            await app.StartAsync(cancel);
+            var sessions = new ReelSessions(app.Services.GetRequiredService<IGrainFactory>());
+            await WaitAsync(async () => (await app.Services.GetRequiredService<IGrainFactory>().GetGrain<IPoolGrain>("default").Loads()).Count > 0, cancel);
+            var clock = Stopwatch.StartNew();
+            var created = await sessions.CreateAsync("bench", "default", new VideoRequest
+            {
+                Prompt = Prompt, Width = config.DefaultSize.Width, Height = config.DefaultSize.Height, Frames = frames, Seed = 1,
+            });
+            SessionSnapshot? done = null;
+            await WaitAsync(async () => (done = await sessions.GetAsync(created.Key)) is { IsFinished: true }, cancel);
+            if (done!.Status != SessionStatus.Completed) throw new ModelException($"The bench session ended {done.Status}: {done.Error?.Message}");
+            var seconds = clock.Elapsed.TotalSeconds;
+            await app.StopAsync(cancel);
+            return new ClusterRunFigure(Math.Round(seconds, 3), done.Chunks);
+        }
+        finally
+        {
+            artifacts.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>`reel serve` killed (SIGKILL) inside a session's second chunk, then started again on the same state.</summary>
+    private static async Task<RestartFigure> KillAndRestartAsync(ModelConfig config, int frames, int threads, CancellationToken cancel)
+    {
+        var folder = Directory.CreateTempSubdirectory("reel-bench-");
+        try
+        {
+            SessionKey key;
+            string firstSilo;
+            using (var first = Serve(config, threads, folder.FullName))
+            {
+                await using var client = await ConnectAsync(first.Gateway, first.Http, cancel);
+                key = (await client.Sessions.CreateAsync("bench", "default", new VideoRequest
+                {
+                    Prompt = Prompt, Width = config.DefaultSize.Width, Height = config.DefaultSize.Height, Frames = frames, Seed = 1,
+                })).Key;
+                SessionSnapshot? running = null;
+                await WaitAsync(async () => (running = await client.Sessions.GetAsync(key)) is { CommittedChunks: >= 1 }, cancel);
+                firstSilo = running!.Silo!;
+                first.Process.Kill(entireProcessTree: true);
+                await first.Process.WaitForExitAsync(cancel);
+            }
+            var clock = Stopwatch.StartNew();
+            using var second = Serve(config, threads, folder.FullName);
+            await using var again = await ConnectAsync(second.Gateway, second.Http, cancel);
+            var healthy = clock.Elapsed.TotalSeconds;
+            await WaitAsync(async () => await again.Sessions.GetAsync(key) is { } s && s.Silo != firstSilo, cancel);
+            var running2 = clock.Elapsed.TotalSeconds;
+            second.Process.Kill(entireProcessTree: true);
+            return new RestartFigure(running2, running2 - healthy);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private sealed record ServeProcess(Process Process, int Gateway, int Http) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(entireProcessTree: true);
+            Process.Dispose();
+        }
+    }
+
+    private static ServeProcess Serve(ModelConfig config, int threads, string folder)
+    {
+        var (silo, gateway, http) = (FreePort(), FreePort(), FreePort());
+        var host = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(LongBenchCommand).Assembly.Location);
+        foreach (var arg in new[] { "serve", "--config", config.Name, "--threads", $"{threads}", "--artifacts", Path.Combine(folder, "artifacts"),
+                     "--state", Path.Combine(folder, "state"), "--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--http-port", $"{http}" })
+            start.ArgumentList.Add(arg);
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ServeProcess(process, gateway, http);
+    }
+
+    private sealed class Client(IHost host) : IAsyncDisposable
+    {
+        public ReelSessions Sessions { get; } = new(host.Services.GetRequiredService<IClusterClient>());
+
+        public async ValueTask DisposeAsync()
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                await host.StopAsync(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // The server it talked to may be gone.
+            }
+            host.Dispose();
+        }
+    }
+
+    /// <summary>Waits for the server's health endpoint, then connects a cluster client to its gateway.</summary>
+    private static async Task<Client> ConnectAsync(int gateway, int http, CancellationToken cancel)
+    {
+        using var web = new HttpClient();
+        await WaitAsync(async () =>
+        {
+            try
+            {
+                using var response = await web.GetAsync($"http://127.0.0.1:{http}/healthz", cancel);
+                return response.StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, cancel);
+        var builder = Host.CreateApplicationBuilder();
+        builder.UseOrleansClient(c => c.UseLocalhostClustering(gateway, serviceId: "reel", clusterId: "reel"));
+        var host = builder.Build();
+        await host.StartAsync(cancel);
+        return new Client(host);
+    }
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, CancellationToken cancel)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(10);
+        while (true)
+        {
+            try
+            {
+                if (await condition()) return;
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException)
+            {
+                // A restarting server refuses calls for a moment.
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The benchmark waited 10 minutes for a step.");
+            await Task.Delay(50, cancel);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed record LengthFigure(int Chunks, int Frames, double SecondsPerChunk, double PeakMemoryMiB);
+
+    private sealed record PathFigure(int Chunks, double GenerateSeconds, double ClusterSeconds, double Ratio, double ExtraMillisecondsPerChunk);
+
+    private sealed record RestartFigure(double KillToRunningSeconds, double HealthyToRunningSeconds);
+
+    private sealed record RestartSummary(double KillToRunningSeconds, double HealthyToRunningSeconds);
+
+    private sealed record ClusterRunFigure(double Seconds, int Chunks);
+
+    private sealed record LongBench(string Config, int Threads, int Repeats, IReadOnlyList<LengthFigure> Lengths,
+        double MaxPerChunkDeviation, double PeakMemoryRatio8To1, PathFigure ClusterPath, RestartSummary Restart)
+    {
+        public string ToText() => string.Join('\n', [
+            $"reel bench long: {Config}, {Threads} thread(s), median of {Repeats}",
+            .. Lengths.Select(l => $"  {l.Chunks} chunk(s), {l.Frames} frames: {l.SecondsPerChunk:0.000} s/chunk, peak {l.PeakMemoryMiB:0} MiB"),
+            $"  per-chunk time: at most {MaxPerChunkDeviation:P1} from 1 chunk (target 5%); peak memory 8 vs 1 chunk: {PeakMemoryRatio8To1:0.00}x (target 1.1x)",
+            $"  cluster path, 4 chunks: {ClusterPath.ClusterSeconds:0.00} s vs generate {ClusterPath.GenerateSeconds:0.00} s = {ClusterPath.Ratio:0.000}x, {ClusterPath.ExtraMillisecondsPerChunk:0} ms/chunk (target 5%)",
+            $"  kill -9 of reel serve to the session running again: {Restart.KillToRunningSeconds:0.00} s ({Restart.HealthyToRunningSeconds:0.00} s after the new server was healthy)",
+        ]);
+    }
+}
