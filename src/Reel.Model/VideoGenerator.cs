@@ -57,6 +57,14 @@ public sealed class VideoGenerator(ReelModel model)
     /// </summary>
     public Tensor GenerateChunk(GenerationRequest request, ChunkSpan chunk, Tensor? previous, IGenerationProgress? progress = null)
     {
+        var latents = SampleChunk(request, chunk, previous, progress);
+        // The chunk's temporaries are freed: give their heap memory back before the next chunk (see NativeMemoryPolicy).
+        NativeMemoryPolicy.ReleaseFreedMemory();
+        return latents;
+    }
+
+    private Tensor SampleChunk(GenerationRequest request, ChunkSpan chunk, Tensor? previous, IGenerationProgress? progress)
+    {
         if (chunk.GivenFromPrevious > 0 && (previous is null || previous.shape[2] < chunk.Start + chunk.GivenFromPrevious))
             throw new ModelException($"Chunk {chunk.Index} continues from latent frames {chunk.Start}..{chunk.Start + chunk.GivenFromPrevious} that are not given.");
         using var scope = NewDisposeScope();
