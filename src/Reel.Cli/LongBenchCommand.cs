@@ -86,6 +86,9 @@ public static class LongBenchCommand
 
         var restarts = new List<RestartFigure>();
         for (var i = 0; i < repeats; i++) restarts.Add(await KillAndRestartAsync(config, fourChunks, threads, cancel));
+        var failovers = new List<double>();
+        if (RedisServer.IsInstalled)
+            for (var i = 0; i < repeats; i++) failovers.Add(await KillAndFailOverAsync(config, fourChunks, threads, cancel));
 
         // The first chunk of every run carries the process's warm-up; constancy is judged on the chunks after it.
         var steady = lengths.Where(l => l.LaterChunkSeconds is not null).Select(l => l.LaterChunkSeconds!.Value).ToList();
@@ -95,7 +98,8 @@ public static class LongBenchCommand
             new PathFigure(4, Math.Round(directSeconds, 3), Math.Round(clusterSeconds, 3), Math.Round(clusterSeconds / directSeconds, 3),
                 Math.Round((clusterSeconds - directSeconds) * 1000 / 4, 1)),
             new RestartSummary(Math.Round(BenchCommand.Median([.. restarts.Select(r => r.KillToRunningSeconds)]), 2),
-                Math.Round(BenchCommand.Median([.. restarts.Select(r => r.HealthyToRunningSeconds)]), 2)));
+                Math.Round(BenchCommand.Median([.. restarts.Select(r => r.HealthyToRunningSeconds)]), 2)),
+            failovers.Count == 0 ? null : Math.Round(BenchCommand.Median(failovers), 2));
     }
 
     /// <summary>The frame count whose chunk plan has <paramref name="chunks"/> chunks of the model's full length.</summary>
@@ -165,7 +169,9 @@ public static class LongBenchCommand
         {
             SessionKey key;
             string firstSilo;
-            using (var first = Serve(config, threads, folder.FullName))
+            string[] serve = ["serve", "--config", config.Name, "--threads", $"{threads}", "--artifacts", Path.Combine(folder.FullName, "artifacts"),
+                "--state", Path.Combine(folder.FullName, "state")];
+            using (var first = StartReel(serve))
             {
                 await using var client = await ConnectAsync(first.Gateway, first.Http, cancel);
                 key = (await client.Sessions.CreateAsync("bench", "default", new VideoRequest
@@ -179,7 +185,7 @@ public static class LongBenchCommand
                 await first.Process.WaitForExitAsync(cancel);
             }
             var clock = Stopwatch.StartNew();
-            using var second = Serve(config, threads, folder.FullName);
+            using var second = StartReel(serve);
             await using var again = await ConnectAsync(second.Gateway, second.Http, cancel);
             var healthy = clock.Elapsed.TotalSeconds;
             await WaitAsync(async () => await again.Sessions.GetAsync(key) is { } s && s.Silo != firstSilo, cancel);
@@ -193,7 +199,64 @@ public static class LongBenchCommand
         }
     }
 
-    private sealed record ServeProcess(Process Process, int Gateway, int Http) : IDisposable
+    /// <summary>
+    /// Two `reel silo --model` processes clustered through Redis (default membership settings): kill -9 of the one
+    /// running a session inside its second chunk, to the session running on the other.
+    /// </summary>
+    private static async Task<double> KillAndFailOverAsync(ModelConfig config, int frames, int threads, CancellationToken cancel)
+    {
+        var folder = Directory.CreateTempSubdirectory("reel-bench-");
+        try
+        {
+            using var redis = RedisServer.Start(FreePort());
+            string[] silo = ["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--config", config.Name,
+                "--threads", $"{threads}", "--artifacts", folder.FullName];
+            using var one = StartReel(silo);
+            using var two = StartReel(silo);
+            await using var client = await ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString)
+                .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")), one.Http, cancel);
+            await HealthyAsync(two.Http, cancel);
+            var key = (await client.Sessions.CreateAsync("bench", "default", new VideoRequest
+            {
+                Prompt = Prompt, Width = config.DefaultSize.Width, Height = config.DefaultSize.Height, Frames = frames, Seed = 1,
+            })).Key;
+            SessionSnapshot? running = null;
+            await WaitAsync(async () => (running = await client.Sessions.GetAsync(key)) is { CommittedChunks: >= 1 }, cancel);
+            var victim = running!.Silo!.Contains($":{one.Silo}:") ? one : two;
+            var survivor = victim == one ? two : one;
+            victim.Process.Kill(entireProcessTree: true);
+            var clock = Stopwatch.StartNew();
+            await WaitAsync(async () => await client.Sessions.GetAsync(key) is { } s && s.Silo!.Contains($":{survivor.Silo}:"), cancel);
+            return clock.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>A redis-server from PATH on a loopback port, without persistence; the benchmark never installs it.</summary>
+    private sealed class RedisServer(Process process, int port) : IDisposable
+    {
+        public static bool IsInstalled => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "redis-server")));
+
+        public string ConnectionString => $"127.0.0.1:{port}";
+
+        public static RedisServer Start(int port)
+        {
+            var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var arg in new[] { "--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" }) start.ArgumentList.Add(arg);
+            return new RedisServer(Process.Start(start)!, port);
+        }
+
+        public void Dispose()
+        {
+            process.Kill();
+            process.Dispose();
+        }
+    }
+
+    private sealed record ReelProcess(Process Process, int Silo, int Gateway, int Http) : IDisposable
     {
         public void Dispose()
         {
@@ -202,21 +265,21 @@ public static class LongBenchCommand
         }
     }
 
-    private static ServeProcess Serve(ModelConfig config, int threads, string folder)
+    /// <summary>This program with <paramref name="args"/> on free silo, gateway and HTTP ports.</summary>
+    private static ReelProcess StartReel(string[] args)
     {
         var (silo, gateway, http) = (FreePort(), FreePort(), FreePort());
         var host = Environment.ProcessPath!;
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(LongBenchCommand).Assembly.Location);
-        foreach (var arg in new[] { "serve", "--config", config.Name, "--threads", $"{threads}", "--artifacts", Path.Combine(folder, "artifacts"),
-                     "--state", Path.Combine(folder, "state"), "--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--http-port", $"{http}" })
+        foreach (var arg in args.Concat(["--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--http-port", $"{http}"]))
             start.ArgumentList.Add(arg);
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ServeProcess(process, gateway, http);
+        return new ReelProcess(process, silo, gateway, http);
     }
 
     private sealed class Client(IHost host) : IAsyncDisposable
@@ -239,7 +302,23 @@ public static class LongBenchCommand
     }
 
     /// <summary>Waits for the server's health endpoint, then connects a cluster client to its gateway.</summary>
-    private static async Task<Client> ConnectAsync(int gateway, int http, CancellationToken cancel)
+    private static Task<Client> ConnectAsync(int gateway, int http, CancellationToken cancel) =>
+        ConnectAsync(c => c.UseLocalhostClustering(gateway, serviceId: "reel", clusterId: "reel"), http, cancel);
+
+    private static async Task<Client> ConnectAsync(Action<IClientBuilder> connect, int http, CancellationToken cancel)
+    {
+        await HealthyAsync(http, cancel);
+        var builder = Host.CreateApplicationBuilder();
+        // The client's connection warnings when the benchmark kills a server are expected: keep the report clean.
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(connect);
+        var host = builder.Build();
+        await host.StartAsync(cancel);
+        return new Client(host);
+    }
+
+    /// <summary>Waits for 200 from a server's health endpoint: its model is loaded.</summary>
+    private static async Task HealthyAsync(int http, CancellationToken cancel)
     {
         using var web = new HttpClient();
         await WaitAsync(async () =>
@@ -254,13 +333,6 @@ public static class LongBenchCommand
                 return false;
             }
         }, cancel);
-        var builder = Host.CreateApplicationBuilder();
-        // The client's connection warnings when the benchmark kills a server are expected: keep the report clean.
-        builder.Logging.ClearProviders();
-        builder.UseOrleansClient(c => c.UseLocalhostClustering(gateway, serviceId: "reel", clusterId: "reel"));
-        var host = builder.Build();
-        await host.StartAsync(cancel);
-        return new Client(host);
     }
 
     private static async Task WaitAsync(Func<Task<bool>> condition, CancellationToken cancel)
@@ -299,7 +371,7 @@ public static class LongBenchCommand
     private sealed record ClusterRunFigure(double Seconds, int Chunks, double[] ChunkSeconds, double FinishSeconds);
 
     private sealed record LongBench(string Config, int Threads, int Repeats, IReadOnlyList<LengthFigure> Lengths,
-        double MaxPerChunkDeviation, double PeakMemoryRatio8To1, PathFigure ClusterPath, RestartSummary Restart)
+        double MaxPerChunkDeviation, double PeakMemoryRatio8To1, PathFigure ClusterPath, RestartSummary Restart, double? FailoverSeconds)
     {
         public string ToText() => string.Join('\n', [
             $"reel bench long: {Config}, {Threads} thread(s), median of {Repeats}",
@@ -308,6 +380,9 @@ public static class LongBenchCommand
             $"  later-chunk time spread across lengths: {MaxPerChunkDeviation:P1} (target 5%); peak memory 8 vs 1 chunk: {PeakMemoryRatio8To1:0.00}x (target 1.1x)",
             $"  cluster path, 4 chunks: {ClusterPath.ClusterSeconds:0.00} s vs generate {ClusterPath.GenerateSeconds:0.00} s = {ClusterPath.Ratio:0.000}x, {ClusterPath.ExtraMillisecondsPerChunk:0} ms/chunk (target 5%)",
             $"  kill -9 of reel serve to the session running again: {Restart.KillToRunningSeconds:0.00} s ({Restart.HealthyToRunningSeconds:0.00} s after the new server was healthy)",
+            FailoverSeconds is { } failover
+                ? $"  kill -9 of one of two Redis-clustered model silos to the session running on the other: {failover:0.00} s (default membership settings)"
+                : "  failover between model silos: not measured (no redis-server on PATH)",
         ]);
     }
 }
