@@ -87,8 +87,13 @@ public static class LongBenchCommand
         var restarts = new List<RestartFigure>();
         for (var i = 0; i < repeats; i++) restarts.Add(await KillAndRestartAsync(config, fourChunks, threads, cancel));
         var failovers = new List<double>();
+        var fastFailovers = new List<double>();
         if (RedisServer.IsInstalled)
-            for (var i = 0; i < repeats; i++) failovers.Add(await KillAndFailOverAsync(config, fourChunks, threads, cancel));
+            for (var i = 0; i < repeats; i++)
+            {
+                failovers.Add(await KillAndFailOverAsync(config, fourChunks, threads, fastDetection: false, cancel));
+                fastFailovers.Add(await KillAndFailOverAsync(config, fourChunks, threads, fastDetection: true, cancel));
+            }
 
         // The first chunk of every run carries the process's warm-up; constancy is judged on the chunks after it.
         var steady = lengths.Where(l => l.LaterChunkSeconds is not null).Select(l => l.LaterChunkSeconds!.Value).ToList();
@@ -99,7 +104,7 @@ public static class LongBenchCommand
                 Math.Round((clusterSeconds - directSeconds) * 1000 / 4, 1)),
             new RestartSummary(Math.Round(BenchCommand.Median([.. restarts.Select(r => r.KillToRunningSeconds)]), 2),
                 Math.Round(BenchCommand.Median([.. restarts.Select(r => r.HealthyToRunningSeconds)]), 2)),
-            failovers.Count == 0 ? null : Math.Round(BenchCommand.Median(failovers), 2));
+            failovers.Count == 0 ? null : new FailoverSummary(Math.Round(BenchCommand.Median(failovers), 2), Math.Round(BenchCommand.Median(fastFailovers), 2)));
     }
 
     /// <summary>The frame count whose chunk plan has <paramref name="chunks"/> chunks of the model's full length.</summary>
@@ -200,10 +205,10 @@ public static class LongBenchCommand
     }
 
     /// <summary>
-    /// Two `reel silo --model` processes clustered through Redis (default membership settings): kill -9 of the one
-    /// running a session inside its second chunk, to the session running on the other.
+    /// Two `reel silo --model` processes clustered through Redis: kill -9 of the one running a session inside its second
+    /// chunk, to the session running on the other; with Orleans' default failure detection or 1 s probes, 2 missed.
     /// </summary>
-    private static async Task<double> KillAndFailOverAsync(ModelConfig config, int frames, int threads, CancellationToken cancel)
+    private static async Task<double> KillAndFailOverAsync(ModelConfig config, int frames, int threads, bool fastDetection, CancellationToken cancel)
     {
         var folder = Directory.CreateTempSubdirectory("reel-bench-");
         try
@@ -211,8 +216,11 @@ public static class LongBenchCommand
             using var redis = RedisServer.Start(FreePort());
             string[] silo = ["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--config", config.Name,
                 "--threads", $"{threads}", "--artifacts", folder.FullName];
-            using var one = StartReel(silo);
-            using var two = StartReel(silo);
+            Dictionary<string, string> detection = fastDetection
+                ? new() { ["Orleans__Membership__ProbeTimeout"] = "00:00:01", ["Orleans__Membership__NumMissedProbesLimit"] = "2", ["Orleans__Membership__TableRefreshTimeout"] = "00:00:02" }
+                : [];
+            using var one = StartReel(silo, detection);
+            using var two = StartReel(silo, detection);
             await using var client = await ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString)
                 .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")), one.Http, cancel);
             await HealthyAsync(two.Http, cancel);
@@ -266,7 +274,7 @@ public static class LongBenchCommand
     }
 
     /// <summary>This program with <paramref name="args"/> on free silo, gateway and HTTP ports.</summary>
-    private static ReelProcess StartReel(string[] args)
+    private static ReelProcess StartReel(string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var (silo, gateway, http) = (FreePort(), FreePort(), FreePort());
         var host = Environment.ProcessPath!;
@@ -274,6 +282,7 @@ public static class LongBenchCommand
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(LongBenchCommand).Assembly.Location);
         foreach (var arg in args.Concat(["--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--http-port", $"{http}"]))
             start.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
@@ -311,7 +320,12 @@ public static class LongBenchCommand
         var builder = Host.CreateApplicationBuilder();
         // The client's connection warnings when the benchmark kills a server are expected: keep the report clean.
         builder.Logging.ClearProviders();
-        builder.UseOrleansClient(connect);
+        // A status check answers in milliseconds; a call stuck on a killed gateway must not hide the failover for 30 s.
+        builder.UseOrleansClient(c =>
+        {
+            connect(c);
+            c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(2));
+        });
         var host = builder.Build();
         await host.StartAsync(cancel);
         return new Client(host);
@@ -368,10 +382,12 @@ public static class LongBenchCommand
 
     private sealed record RestartSummary(double KillToRunningSeconds, double HealthyToRunningSeconds);
 
+    private sealed record FailoverSummary(double DefaultDetectionSeconds, double FastDetectionSeconds);
+
     private sealed record ClusterRunFigure(double Seconds, int Chunks, double[] ChunkSeconds, double FinishSeconds);
 
     private sealed record LongBench(string Config, int Threads, int Repeats, IReadOnlyList<LengthFigure> Lengths,
-        double MaxPerChunkDeviation, double PeakMemoryRatio8To1, PathFigure ClusterPath, RestartSummary Restart, double? FailoverSeconds)
+        double MaxPerChunkDeviation, double PeakMemoryRatio8To1, PathFigure ClusterPath, RestartSummary Restart, FailoverSummary? Failover)
     {
         public string ToText() => string.Join('\n', [
             $"reel bench long: {Config}, {Threads} thread(s), median of {Repeats}",
@@ -380,8 +396,9 @@ public static class LongBenchCommand
             $"  later-chunk time spread across lengths: {MaxPerChunkDeviation:P1} (target 5%); peak memory 8 vs 1 chunk: {PeakMemoryRatio8To1:0.00}x (target 1.1x)",
             $"  cluster path, 4 chunks: {ClusterPath.ClusterSeconds:0.00} s vs generate {ClusterPath.GenerateSeconds:0.00} s = {ClusterPath.Ratio:0.000}x, {ClusterPath.ExtraMillisecondsPerChunk:0} ms/chunk (target 5%)",
             $"  kill -9 of reel serve to the session running again: {Restart.KillToRunningSeconds:0.00} s ({Restart.HealthyToRunningSeconds:0.00} s after the new server was healthy)",
-            FailoverSeconds is { } failover
-                ? $"  kill -9 of one of two Redis-clustered model silos to the session running on the other: {failover:0.00} s (default membership settings)"
+            Failover is { } failover
+                ? $"  kill -9 of one of two Redis-clustered model silos to the session running on the other: {failover.DefaultDetectionSeconds:0.00} s " +
+                  $"(Orleans' default failure detection), {failover.FastDetectionSeconds:0.00} s (1 s probes, 2 missed)"
                 : "  failover between model silos: not measured (no redis-server on PATH)",
         ]);
     }

@@ -36,6 +36,8 @@ public static class ReelHost
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId));
+            // Failure detection is Orleans' own: its settings stay Orleans' names (Orleans:Membership:ProbeTimeout, ...).
+            silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
             if (options.Redis is { } redis)
             {
                 silo.UseRedisClustering(redis);

@@ -196,7 +196,12 @@ public sealed class ReelClient : IAsyncDisposable
     public static async Task<ReelClient> ConnectAsync(Action<IClientBuilder> connect)
     {
         var builder = Host.CreateApplicationBuilder();
-        builder.UseOrleansClient(connect);
+        // A status check answers in milliseconds: a call stuck on a killed gateway is retried after 2 s, not 30.
+        builder.UseOrleansClient(c =>
+        {
+            connect(c);
+            c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(2));
+        });
         var host = builder.Build();
         await host.StartAsync();
         return new ReelClient(host);
