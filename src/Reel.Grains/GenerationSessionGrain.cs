@@ -178,7 +178,7 @@ public sealed partial class GenerationSessionGrain(
         {
             var model = await host.Loaded;
             S.WeightsHash = options.WeightsHash;
-            await Pool.Running(key.ToString(), silo.SiloAddress);
+            await TellPoolAsync(pool => pool.Running(key.ToString(), silo.SiloAddress));
             var request = GenerationRequests.From(S.Request!, model.Config);
             if (S.Committed > 0) video = await LoadCommittedAsync(cancel);
             for (var i = S.Committed; i < S.Plan.Count; i++)
@@ -246,12 +246,37 @@ public sealed partial class GenerationSessionGrain(
     private async Task<SiloAddress?> MoveTargetAsync(SessionKey key)
     {
         if (options.Migration == MigrationPolicy.Stay) return null;
-        var loads = await Pool.Loads();
+        IReadOnlyList<SiloLoad> loads;
+        try
+        {
+            loads = await Pool.Loads();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogPoolUnreachable(key.Session, e.Message);
+            return null;
+        }
         var here = loads.FirstOrDefault(l => l.Silo.Equals(silo.SiloAddress))?.Running.Count ?? 1;
         var others = loads.Where(l => !l.Silo.Equals(silo.SiloAddress) && l.FreeSlots > 0 && l.WeightsHash == S.WeightsHash
             && WeightsVersion.Matches(key.Weights, l.WeightsHash));
         if (options.Migration == MigrationPolicy.Balance) others = others.Where(l => l.Running.Count + 2 <= here);
         return others.MinBy(l => l.Running.Count)?.Silo;
+    }
+
+    /// <summary>
+    /// The pool's index is soft for a session: when the pool cannot answer (it is moving, or lost a write race), the
+    /// session carries on; the pool's reconciliation (and the reminder) heal the index from the sessions' own state.
+    /// </summary>
+    private async Task TellPoolAsync(Func<IPoolGrain, Task> call)
+    {
+        try
+        {
+            await call(Pool);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogPoolUnreachable(Key.Session, e.Message);
+        }
     }
 
     /// <summary>Commits a final status; a cancelled session's artifacts go; the index and the reminder forget it.</summary>
@@ -265,7 +290,7 @@ public sealed partial class GenerationSessionGrain(
         await state.WriteStateAsync();
         if (status == SessionStatus.Cancelled)
             foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
-        await Pool.Finished(key.ToString());
+        await TellPoolAsync(pool => pool.Finished(key.ToString()));
         if (await this.GetReminder(ResumeReminder) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
@@ -411,6 +436,9 @@ public sealed partial class GenerationSessionGrain(
 
     [LoggerMessage(LogLevel.Warning, "Session {Session}: a newer activation committed; this one on {Silo} stops")]
     private partial void LogStale(string session, string silo);
+
+    [LoggerMessage(LogLevel.Warning, "Session {Session}: the pool did not answer ({Reason}); carrying on")]
+    private partial void LogPoolUnreachable(string session, string reason);
 
     [LoggerMessage(LogLevel.Error, "Session {Session} failed")]
     private partial void LogFailed(Exception e, string session);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime.Placement;
+using Orleans.Storage;
 using Reel.Abstractions;
 
 namespace Reel.Grains;
@@ -46,7 +47,7 @@ public sealed partial class PoolGrain(
         if (weights is not null && !WeightsVersion.IsValid(weights)) throw new ArgumentException($"'{weights}' is not a weights version.", nameof(weights));
         var key = SessionKey.New(tenant, Pool, weights ?? NewestVersion());
         state.State.Queue.Add(new QueuedSession(key, request, DateTimeOffset.UtcNow));
-        await state.WriteStateAsync();
+        await SaveAsync();
         LogQueued(key.Session, Pool, key.Weights);
         await AdmitAsync();
         return Find(key) ?? await GrainFactory.GetGrain<IGenerationSessionGrain>(key.ToString()).GetStatus()
@@ -63,26 +64,26 @@ public sealed partial class PoolGrain(
         state.State.Queue.RemoveAt(index);
         var cancelled = Queued(entry, null) with { Status = SessionStatus.Cancelled, CompletedAt = DateTimeOffset.UtcNow };
         state.State.Cancelled.Add(cancelled);
-        await state.WriteStateAsync();
+        await SaveAsync();
         return cancelled;
     }
 
     public async Task Report(SiloLoad load)
     {
         _loads[load.Silo] = load;
-        if (state.State.WeightsSeen.TryAdd(load.WeightsHash, DateTimeOffset.UtcNow)) await state.WriteStateAsync();
+        if (state.State.WeightsSeen.TryAdd(load.WeightsHash, DateTimeOffset.UtcNow)) await SaveAsync();
         await AdmitAsync();
     }
 
     public async Task Running(string sessionKey, SiloAddress silo)
     {
         state.State.Running[sessionKey] = silo.ToParsableString();
-        await state.WriteStateAsync();
+        await SaveAsync();
     }
 
     public async Task Finished(string sessionKey)
     {
-        if (state.State.Running.Remove(sessionKey)) await state.WriteStateAsync();
+        if (state.State.Running.Remove(sessionKey)) await SaveAsync();
     }
 
     public Task<IReadOnlyList<SiloLoad>> Loads() => Task.FromResult<IReadOnlyList<SiloLoad>>(LiveLoads());
@@ -134,7 +135,7 @@ public sealed partial class PoolGrain(
             LogResumed(key.Session, host, resumed.Value.Silo.ToString());
             if (resumed.Value.Snapshot.IsFinished) state.State.Running.Remove(sessionKey);
             else state.State.Running[sessionKey] = resumed.Value.Silo.ToParsableString();
-            await state.WriteStateAsync();
+            await SaveAsync();
         }
         foreach (var entry in state.State.Queue.ToList())
         {
@@ -142,8 +143,25 @@ public sealed partial class PoolGrain(
             if (started is null) continue;
             state.State.Queue.Remove(entry);
             if (!started.Value.Snapshot.IsFinished) state.State.Running[entry.Key.ToString()] = started.Value.Silo.ToParsableString();
-            await state.WriteStateAsync();
+            await SaveAsync();
             LogAdmitted(entry.Key.Session, started.Value.Silo.ToString());
+        }
+    }
+
+    /// <summary>
+    /// Writes the state; when another activation of this pool wrote first (a failover duplicate), this one's view is
+    /// stale: it deactivates, so the next call loads the current state, and the caller sees the failure.
+    /// </summary>
+    private async Task SaveAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            DeactivateOnIdle();
+            throw;
         }
     }
 

@@ -138,6 +138,10 @@ public sealed class ReelServer : IDisposable
             start.ArgumentList.Add(arg);
         // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
         if (slowSteps) start.Environment["REEL__STEPDELAY"] = "00:00:00.300";
+        // Short membership timeouts (test settings): a killed silo is declared dead in seconds.
+        start.Environment["Orleans__Membership__ProbeTimeout"] = "00:00:01";
+        start.Environment["Orleans__Membership__NumMissedProbesLimit"] = "2";
+        start.Environment["Orleans__Membership__TableRefreshTimeout"] = "00:00:02";
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
