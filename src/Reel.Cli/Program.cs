@@ -9,5 +9,6 @@ var root = new RootCommand("Reel: a video generation model and the cluster that 
     BenchCommand.Create(),
     SiloCommands.Silo(),
     SiloCommands.Serve(),
+    TenantsCommand.Create(),
 };
 return await CommandErrors.InvokeAsync(root, args);
