@@ -28,6 +28,12 @@ public interface IGenerationSessionGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<WatchResult?> Watch(long afterSeq, TimeSpan wait);
 
+    /// <summary>
+    /// Deletes a finished session: its artifacts and its state. False while it is queued or running (cancel it
+    /// first); true also when there is nothing to delete.
+    /// </summary>
+    Task<bool> Delete();
+
     /// <summary>Stops the session within one denoising step; a finished session stays as it is. Null when no session has this key.</summary>
     [AlwaysInterleave]
     Task<SessionSnapshot?> Cancel();
@@ -68,3 +74,18 @@ public interface IPoolGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<IReadOnlyList<SiloLoad>> Loads();
 }
+
+/// <summary>A tenant's videos in creation order (key: the tenant), durable: what listing pages through.</summary>
+public interface ITenantVideosGrain : IGrainWithStringKey
+{
+    Task Add(SessionKey key, DateTimeOffset createdAt);
+
+    Task Remove(SessionKey key);
+
+    /// <summary>Up to <paramref name="limit"/> keys after the one named <paramref name="after"/> (by video id), newest first unless ascending.</summary>
+    [ReadOnly]
+    Task<VideoPage> Page(string? after, int limit, bool ascending);
+}
+
+[GenerateSerializer, Immutable]
+public sealed record VideoPage([property: Id(0)] IReadOnlyList<SessionKey> Keys, [property: Id(1)] bool HasMore);

@@ -6,8 +6,26 @@ namespace Reel.Abstractions;
 /// </summary>
 public sealed class ReelSessions(IGrainFactory grains)
 {
-    public Task<SessionSnapshot> CreateAsync(string tenant, string pool, VideoRequest request, string? weights = null) =>
-        Pool(pool).Submit(tenant, request, weights);
+    /// <summary>Queues a new session and lists it among the tenant's videos.</summary>
+    public async Task<SessionSnapshot> CreateAsync(string tenant, string pool, VideoRequest request, string? weights = null)
+    {
+        var created = await Pool(pool).Submit(tenant, request, weights);
+        await grains.GetGrain<ITenantVideosGrain>(tenant).Add(created.Key, created.CreatedAt);
+        return created;
+    }
+
+    /// <summary>The tenant's videos, a page at a time.</summary>
+    public Task<VideoPage> ListAsync(string tenant, string? after, int limit, bool ascending) =>
+        grains.GetGrain<ITenantVideosGrain>(tenant).Page(after, limit, ascending);
+
+    /// <summary>Deletes a finished session (artifacts, state, listing); false while it is queued or running.</summary>
+    public async Task<bool> DeleteAsync(SessionKey key)
+    {
+        if (await Pool(key.Pool).Find(key.ToString()) is { Status: SessionStatus.Queued }) return false;
+        if (!await Session(key).Delete()) return false;
+        await grains.GetGrain<ITenantVideosGrain>(key.Tenant).Remove(key);
+        return true;
+    }
 
     public async Task<SessionSnapshot?> GetAsync(SessionKey key) =>
         await Pool(key.Pool).Find(key.ToString()) ?? await Session(key).GetStatus();

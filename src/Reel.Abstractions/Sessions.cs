@@ -5,11 +5,16 @@ namespace Reel.Abstractions;
 public sealed record VideoRequest
 {
     [Id(0)] public required string Prompt { get; init; }
-    [Id(1)] public required int Width { get; init; }
-    [Id(2)] public required int Height { get; init; }
 
-    /// <summary>Frame count, 1 + k·f_t of the model.</summary>
-    [Id(3)] public required int Frames { get; init; }
+    /// <summary>Frame size; null (both) takes the model's default size.</summary>
+    [Id(1)] public int? Width { get; init; }
+    [Id(2)] public int? Height { get; init; }
+
+    /// <summary>Exact frame count, 1 + k·f_t of the model; null takes <see cref="Seconds"/>.</summary>
+    [Id(3)] public int? Frames { get; init; }
+
+    /// <summary>Duration, rounded up to the model's next valid frame count (as `reel generate --seconds`); null with no <see cref="Frames"/> is 2 s.</summary>
+    [Id(9)] public double? Seconds { get; init; }
 
     [Id(4)] public required ulong Seed { get; init; }
 

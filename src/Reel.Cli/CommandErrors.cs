@@ -33,7 +33,7 @@ public static class CommandErrors
             await action();
             return 0;
         }
-        catch (Exception e) when (e is ModelException or MediaException or ReelConfigurationException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ModelException or MediaException or ReelConfigurationException or Gateway.TenantsFileException or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"reel: {e.Message}");
             return 1;

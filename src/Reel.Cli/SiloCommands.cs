@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using Reel.Grains;
+using Reel.Gateway;
 using Reel.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Reel.Model;
 
 namespace Reel.Cli;
@@ -29,6 +31,7 @@ public static class SiloCommands
         public readonly Option<int?> HttpPort = new("--http-port") { Description = "Health endpoint port (default 8080)" };
         public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once (default 1)" };
         public readonly Option<MigrationPolicy?> Migration = new("--migration") { Description = "After each chunk: stay, balance (move to a less loaded silo) or always (default stay)" };
+        public readonly Option<FileInfo?> Tenants = new("--tenants") { Description = "The tenants file of the HTTP API (default ~/.config/reel/tenants.json)" };
         public readonly ModelOptions ModelOptions = new();
     }
 
@@ -50,11 +53,25 @@ public static class SiloCommands
         var o = new Options();
         var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state and artifacts in folders")
         {
-            o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
+            o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions, o.Tenants,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: true, cancel)));
         return command;
+    }
+
+    /// <summary>
+    /// <c>reel serve</c> on a machine with no tenants yet: one tenant, <c>default</c>, whose key is printed once on
+    /// stdout so the API can be called at once. Later starts print nothing.
+    /// </summary>
+    private static void FirstTenant(string path)
+    {
+        var tenants = TenantsFile.Read(path);
+        if (tenants.Tenants.Count > 0) return;
+        var (key, stored) = ApiKeys.Create();
+        tenants.With(new Tenant { Name = "default", Keys = [stored] }).Write(path);
+        Console.Error.WriteLine($"reel: created tenant 'default' in {path}; its API key (shown once, only its hash is kept):");
+        Console.WriteLine(key);
     }
 
     private static async Task RunAsync(ParseResult result, Options o, bool embedded, CancellationToken cancel)
@@ -82,7 +99,10 @@ public static class SiloCommands
             if (result.GetResult(model.Device) is { Implicit: false }) options.Device = result.GetValue(model.Device)!;
             if (result.GetResult(model.Dtype) is { Implicit: false }) options.Dtype = result.GetValue(model.Dtype)!;
             if (result.GetResult(model.Threads) is { Implicit: false }) options.Threads = result.GetValue(model.Threads);
+            options.Gateway = embedded || options.Gateway;
+            options.Tenants = result.GetValue(o.Tenants)?.FullName ?? options.Tenants;
         });
+        if (embedded) FirstTenant(app.Services.GetRequiredService<ReelSiloOptions>().Tenants ?? TenantDirectory.DefaultPath);
         await app.StartAsync(cancel);
         var options = app.Services.GetService(typeof(ReelSiloOptions)) as ReelSiloOptions;
         Console.Error.WriteLine($"reel: {(options!.Model ? $"model silo of pool '{options.Pool}' ({config.Name})" : "plain silo")} running; " +

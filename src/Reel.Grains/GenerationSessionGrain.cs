@@ -142,6 +142,18 @@ public sealed partial class GenerationSessionGrain(
         return Snapshot();
     }
 
+    public async Task<bool> Delete()
+    {
+        if (!state.RecordExists) return true;
+        if (!Finished) return false;
+        var key = Key;
+        foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
+        await state.ClearStateAsync();
+        _events.Clear();
+        DeactivateOnIdle();
+        return true;
+    }
+
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // A stopping silo leaves the committed state as it is: the session resumes elsewhere from it.

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Orleans.Configuration;
 using Reel.Abstractions;
+using Reel.Gateway;
 using Reel.Inference;
 
 namespace Reel.Hosting;
@@ -52,8 +53,10 @@ public static class ReelHost
             }
             silo.AddReel(options);
         });
+        if (options.Gateway) builder.Services.AddReelGateway(options.Tenants ?? TenantDirectory.DefaultPath);
         var app = builder.Build();
         app.MapGet("/healthz", Health);
+        if (options.Gateway) app.MapReelGateway();
         return app;
     }
 

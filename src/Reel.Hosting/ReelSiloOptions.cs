@@ -59,6 +59,12 @@ public sealed class ReelSiloOptions
     /// <summary>Sessions a model silo runs at once. Default 1.</summary>
     public int MaxSessions { get; set; } = 1;
 
+    /// <summary>Whether this process also serves the HTTP API on its HTTP port (<c>reel serve</c> does). Default false.</summary>
+    public bool Gateway { get; set; }
+
+    /// <summary>The tenants file the gateway reads. Default <c>$XDG_CONFIG_HOME/reel/tenants.json</c>.</summary>
+    public string? Tenants { get; set; }
+
     /// <summary>Whether sessions move to another model silo of the pool after a commit: stay, balance or always. Default stay.</summary>
     public MigrationPolicy Migration { get; set; } = MigrationPolicy.Stay;
 

@@ -1,7 +1,6 @@
 using Reel.Abstractions;
-using Reel.Storage;
 
-namespace Reel.Grains;
+namespace Reel.Storage;
 
 /// <summary>The artifacts a session owns (docs/contracts.md, "Session artifacts"), all under its tenant's prefix.</summary>
 public static class SessionArtifacts

@@ -1,0 +1,35 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Reel.Gateway;
+
+/// <summary>The OpenAI error envelope: <c>{"error": {"message", "type", "param", "code"}}</c> with the fitting status.</summary>
+public static class ApiError
+{
+    public static IResult Invalid(string message, string? param = null, string code = "invalid_request") =>
+        Envelope(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, code, retry: false);
+
+    public static IResult NotFound(string id) =>
+        Envelope(StatusCodes.Status404NotFound, $"No video found with id '{id}'.", "invalid_request_error", "id", "not_found", retry: false);
+
+    public static IResult Conflict(string message, string code) =>
+        Envelope(StatusCodes.Status409Conflict, message, "invalid_request_error", null, code, retry: false);
+
+    public static IResult Unauthorized() =>
+        Envelope(StatusCodes.Status401Unauthorized, "Incorrect or missing API key. Pass 'Authorization: Bearer <key>'.", "invalid_request_error", null, "invalid_api_key", retry: false);
+
+    public static IResult Unavailable(string message) =>
+        Envelope(StatusCodes.Status503ServiceUnavailable, message, "server_error", null, "unavailable", retry: null);
+
+    /// <summary><c>x-should-retry: false</c> where a retry cannot succeed: the SDK otherwise retries 409, 429 and 5xx.</summary>
+    private static IResult Envelope(int status, string message, string type, string? param, string code, bool? retry) =>
+        new EnvelopeResult(status, new { error = new { message, type, param, code } }, retry);
+
+    private sealed class EnvelopeResult(int status, object body, bool? retry) : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            if (retry is { } value) context.Response.Headers["x-should-retry"] = value ? "true" : "false";
+            return Results.Json(body, statusCode: status).ExecuteAsync(context);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System.Text.Json.Serialization;
+using Reel.Abstractions;
+
+namespace Reel.Gateway;
+
+/// <summary>
+/// The OpenAI <c>Video</c> object, plus Reel's own fields (documented in docs/contracts.md, ignored by the SDK).
+/// A cancelled session reads <c>failed</c> with error code <c>cancelled</c>: the SDK knows four statuses.
+/// </summary>
+public sealed record VideoObject(
+    string Id,
+    string Object,
+    long CreatedAt,
+    long? CompletedAt,
+    long? ExpiresAt,
+    string Model,
+    int Progress,
+    string Prompt,
+    string? RemixedFromVideoId,
+    string Seconds,
+    string Size,
+    string Status,
+    VideoError? Error,
+    [property: JsonPropertyName("reel")] ReelFields Reel)
+{
+    public static VideoObject From(SessionSnapshot s, string model) => new(
+        s.Key.VideoId, "video", s.CreatedAt.ToUnixTimeSeconds(), s.CompletedAt?.ToUnixTimeSeconds(), null, model,
+        (int)Math.Round(s.Progress * 100), s.Request.Prompt, null,
+        (s.Request.Seconds ?? 0).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
+        s.Request.Width is { } w && s.Request.Height is { } h ? $"{w}x{h}" : "",
+        s.Status switch
+        {
+            SessionStatus.Queued => "queued",
+            SessionStatus.InProgress => "in_progress",
+            SessionStatus.Completed => "completed",
+            _ => "failed",
+        },
+        s.Status == SessionStatus.Cancelled ? new VideoError("cancelled", "The video was cancelled.")
+            : s.Error is { } e ? new VideoError(e.Code, e.Message) : null,
+        new ReelFields(s.Request.Seed, s.Caption, s.Chunk + (s.Chunks > 0 ? 1 : 0), s.Chunks, s.QueuePosition, s.Silo));
+}
+
+public sealed record VideoError(string Code, string Message);
+
+/// <summary>Reel's own fields: the seed used, the expanded caption, chunk i of N, queue position, the silo running it.</summary>
+public sealed record ReelFields(ulong Seed, string? Caption, int Chunk, int Chunks, int? QueuePosition, string? Silo);
