@@ -70,6 +70,10 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>Index of unfinished sessions: the session finished (completed, failed or cancelled).</summary>
     Task Finished(string sessionKey);
 
+    /// <summary>The model the pool's newest weights serve (what a new session gets), or null while no silo reports.</summary>
+    [AlwaysInterleave]
+    Task<ServedModel?> Served();
+
     /// <summary>The live model silos of this pool and their loads. Interleaves: placement asks while an admission is in flight.</summary>
     [AlwaysInterleave]
     Task<IReadOnlyList<SiloLoad>> Loads();

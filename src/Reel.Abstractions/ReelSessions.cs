@@ -14,6 +14,9 @@ public sealed class ReelSessions(IGrainFactory grains)
         return created;
     }
 
+    /// <summary>The model a new session of <paramref name="pool"/> gets; null while the pool has no model silo.</summary>
+    public Task<ServedModel?> ServedAsync(string pool) => Pool(pool).Served();
+
     /// <summary>The tenant's videos, a page at a time.</summary>
     public Task<VideoPage> ListAsync(string tenant, string? after, int limit, bool ascending) =>
         grains.GetGrain<ITenantVideosGrain>(tenant).Page(after, limit, ascending);

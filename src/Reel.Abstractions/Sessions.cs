@@ -79,6 +79,11 @@ public sealed record SessionSnapshot
     /// <summary>The silo that made each committed chunk.</summary>
     [Id(15)] public IReadOnlyList<string> ChunkSilos { get; init; } = [];
 
+    /// <summary>What the model silo made of the request: the model's name, the frame size and the duration.</summary>
+    [Id(16)] public string? Model { get; init; }
+    [Id(17)] public string? Size { get; init; }
+    [Id(18)] public double? Seconds { get; init; }
+
     public bool IsFinished => Status is SessionStatus.Completed or SessionStatus.Failed or SessionStatus.Cancelled;
 }
 
@@ -106,7 +111,20 @@ public sealed record SiloLoad(
     [property: Id(3)] int MaxSessions,
     [property: Id(4)] IReadOnlyList<string> Running,
     [property: Id(5)] bool Draining,
-    [property: Id(6)] DateTimeOffset At)
+    [property: Id(6)] DateTimeOffset At,
+    [property: Id(7)] ServedModel Model)
 {
     public int FreeSlots => Draining ? 0 : Math.Max(0, MaxSessions - Running.Count);
 }
+
+/// <summary>
+/// What a model silo serves, from its weights' configuration: the gateway validates and maps requests against it.
+/// A size is served when it is a multiple of <see cref="SizeMultiple"/>; <see cref="Sizes"/> are the trained ones.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ServedModel(
+    [property: Id(0)] string Name,
+    [property: Id(1)] IReadOnlyList<string> Sizes,
+    [property: Id(2)] int SizeMultiple,
+    [property: Id(3)] int FrameRate,
+    [property: Id(4)] double MaxSeconds);

@@ -16,7 +16,6 @@ namespace Reel.Gateway;
 /// </summary>
 public static class GatewayEndpoints
 {
-    public const string Model = "reel";
     private const string TenantItem = "reel.tenant";
 
     /// <summary>The gateway's services: the tenants it reads from <paramref name="tenantsFile"/>, the session client, snake_case JSON.</summary>
@@ -40,6 +39,7 @@ public static class GatewayEndpoints
         v1.MapDelete("/videos/{id}", Delete);
         v1.MapGet("/videos/{id}/content", Content);
         v1.MapPost("/videos/{id}/cancel", Cancel);
+        v1.MapGet("/models", Models);
         return app;
     }
 
@@ -102,20 +102,29 @@ public static class GatewayEndpoints
         if (fields.ContainsKey("input_reference")) return ApiError.Invalid("input_reference is not supported by this gateway yet.", "input_reference", "unsupported");
         if (!fields.TryGetValue("prompt", out var prompt) || string.IsNullOrWhiteSpace(prompt))
             return ApiError.Invalid("'prompt' is required.", "prompt", "missing_required_parameter");
+        var tenant = TenantOf(http);
+        // Validated against what the pool's newest model serves; with no model silo yet the session waits and its silo checks it.
+        var served = await sessions.ServedAsync(tenant.Pool);
+        fields.TryGetValue("model", out var model);
+        if (served is not null && !ServedRequests.AcceptsModel(served, model))
+            return ApiError.Invalid($"Model '{model}' is not served here; use '{ServedRequests.ModelId(served.Name)}' (or a sora-2 name).", "model", "model_not_found");
         double? seconds = null;
         if (fields.TryGetValue("seconds", out var secondsText))
         {
-            if (!double.TryParse(secondsText, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) || !(parsed > 0) || parsed > 600)
+            if (!double.TryParse(secondsText, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) || !(parsed > 0))
                 return ApiError.Invalid($"'seconds' must be a positive number of seconds, got '{secondsText}'.", "seconds", "invalid_value");
+            if (parsed > (served?.MaxSeconds ?? double.MaxValue))
+                return ApiError.Invalid($"'seconds' is at most {served!.MaxSeconds} for model '{ServedRequests.ModelId(served.Name)}', got {secondsText}.", "seconds", "invalid_value");
             seconds = parsed;
         }
         (int Width, int Height)? size = null;
         if (fields.TryGetValue("size", out var sizeText))
         {
-            var parts = sizeText.Split('x');
-            if (parts.Length != 2 || !int.TryParse(parts[0], out var w) || !int.TryParse(parts[1], out var h) || w is < 1 or > 8192 || h is < 1 or > 8192)
-                return ApiError.Invalid($"'size' must be WIDTHxHEIGHT in pixels, got '{sizeText}'.", "size", "invalid_value");
-            size = (w, h);
+            size = served is null ? ServedRequests.Parse(sizeText) : ServedRequests.MapSize(served, sizeText);
+            if (size is null)
+                return ApiError.Invalid(served is null ? $"'size' must be WIDTHxHEIGHT in pixels, got '{sizeText}'."
+                    : $"Size '{sizeText}' is not served by '{ServedRequests.ModelId(served.Name)}'; use one of {string.Join(", ", served.Sizes.Concat(ServedRequests.StandardSizes))}.",
+                    "size", "invalid_value");
         }
         ulong seed;
         if (fields.TryGetValue("seed", out var seedText))
@@ -126,17 +135,16 @@ public static class GatewayEndpoints
         {
             seed = (ulong)Random.Shared.NextInt64();
         }
-        var tenant = TenantOf(http);
         var created = await sessions.CreateAsync(tenant.Name, tenant.Pool, new VideoRequest
         {
             Prompt = prompt, Width = size?.Width, Height = size?.Height, Seconds = seconds, Seed = seed,
         });
-        return Results.Ok(VideoObject.From(created, Model));
+        return Results.Ok(VideoObject.From(created));
     }
 
     private static async Task<IResult> Retrieve(HttpContext http, string id, ReelSessions sessions) =>
         TryKey(http, id, out var key) && await sessions.GetAsync(key) is { } snapshot
-            ? Results.Ok(VideoObject.From(snapshot, Model))
+            ? Results.Ok(VideoObject.From(snapshot))
             : ApiError.NotFound(id);
 
     private static async Task<IResult> List(HttpContext http, ReelSessions sessions, string? after, int? limit, string? order)
@@ -146,7 +154,7 @@ public static class GatewayEndpoints
         var page = await sessions.ListAsync(TenantOf(http).Name, after, limit ?? 20, order == "asc");
         var videos = new List<VideoObject>();
         foreach (var key in page.Keys)
-            if (await sessions.GetAsync(key) is { } snapshot) videos.Add(VideoObject.From(snapshot, Model));
+            if (await sessions.GetAsync(key) is { } snapshot) videos.Add(VideoObject.From(snapshot));
         return Results.Ok(new { @object = "list", data = videos, first_id = videos.FirstOrDefault()?.Id, last_id = videos.LastOrDefault()?.Id, has_more = page.HasMore });
     }
 
@@ -173,8 +181,16 @@ public static class GatewayEndpoints
         return stream is null ? ApiError.NotFound(id) : Results.Stream(stream, type);
     }
 
+    private static async Task<IResult> Models(HttpContext http, ReelSessions sessions)
+    {
+        var served = await sessions.ServedAsync(TenantOf(http).Pool);
+        object[] data = served is null ? [] :
+            [new { id = ServedRequests.ModelId(served.Name), @object = "model", created = 0, owned_by = "reel", sizes = served.Sizes, max_seconds = served.MaxSeconds, fps = served.FrameRate }];
+        return Results.Ok(new { @object = "list", data });
+    }
+
     private static async Task<IResult> Cancel(HttpContext http, string id, ReelSessions sessions) =>
         TryKey(http, id, out var key) && await sessions.CancelAsync(key) is { } snapshot
-            ? Results.Ok(VideoObject.From(snapshot, Model))
+            ? Results.Ok(VideoObject.From(snapshot))
             : ApiError.NotFound(id);
 }

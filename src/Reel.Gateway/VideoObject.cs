@@ -23,11 +23,13 @@ public sealed record VideoObject(
     VideoError? Error,
     [property: JsonPropertyName("reel")] ReelFields Reel)
 {
-    public static VideoObject From(SessionSnapshot s, string model) => new(
-        s.Key.VideoId, "video", s.CreatedAt.ToUnixTimeSeconds(), s.CompletedAt?.ToUnixTimeSeconds(), null, model,
+    /// <summary>The video as the API shows it: the model, size and duration the silo actually made once it started.</summary>
+    public static VideoObject From(SessionSnapshot s) => new(
+        s.Key.VideoId, "video", s.CreatedAt.ToUnixTimeSeconds(), s.CompletedAt?.ToUnixTimeSeconds(), null,
+        s.Model is { } name ? ServedRequests.ModelId(name) : "reel",
         (int)Math.Round(s.Progress * 100), s.Request.Prompt, null,
-        (s.Request.Seconds ?? 0).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
-        s.Request.Width is { } w && s.Request.Height is { } h ? $"{w}x{h}" : "",
+        (s.Seconds ?? s.Request.Seconds ?? 0).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
+        s.Size ?? (s.Request.Width is { } w && s.Request.Height is { } h ? $"{w}x{h}" : ""),
         s.Status switch
         {
             SessionStatus.Queued => "queued",

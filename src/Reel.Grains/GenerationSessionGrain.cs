@@ -71,6 +71,7 @@ public sealed partial class GenerationSessionGrain(
         {
             var generation = GenerationRequests.From(request, model.Config);
             S.Caption = generation.Prompt;
+            (S.Model, S.Size, S.Seconds) = (model.Config.Name, generation.Size.ToString(), FrameCount.Seconds(model.Config, generation.Frames));
             S.Plan = [.. ChunkPlanner.Plan(model.Config, generation.Frames, generation.Seed).Chunks.Select(PlannedChunk.From)];
             S.Status = SessionStatus.InProgress;
             Emit("started");
@@ -398,6 +399,7 @@ public sealed partial class GenerationSessionGrain(
         Key = Key, Status = S.Status, Request = S.Request!, Progress = S.Progress, Chunk = S.Chunk, Chunks = S.Plan.Count,
         CommittedChunks = S.Committed, Silo = S.Silo, WeightsHash = S.WeightsHash, Caption = S.Caption, Error = S.Error,
         Seq = S.Seq, CreatedAt = S.CreatedAt, CompletedAt = S.CompletedAt, ChunkSilos = [.. S.ChunkSilos],
+        Model = S.Model, Size = S.Size, Seconds = S.Seconds,
     };
 
     /// <summary>No session has this key: nothing to keep in memory.</summary>

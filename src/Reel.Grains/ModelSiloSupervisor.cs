@@ -19,9 +19,11 @@ public sealed partial class ModelSiloSupervisor(
 {
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
+        ServedModel served;
         try
         {
-            await host.Loaded.WaitAsync(stopping);
+            var config = (await host.Loaded.WaitAsync(stopping)).Config;
+            served = new ServedModel(config.Name, [.. config.Sizes.Select(s => s.ToString())], config.SizeMultiple, config.FrameRate, config.MaxSeconds);
         }
         catch (Exception e) when (!stopping.IsCancellationRequested)
         {
@@ -38,7 +40,7 @@ public sealed partial class ModelSiloSupervisor(
             {
                 try
                 {
-                    var load = new SiloLoad(silo.SiloAddress, options.Pool, options.WeightsHash, options.MaxSessions, slots.Running, false, DateTimeOffset.UtcNow);
+                    var load = new SiloLoad(silo.SiloAddress, options.Pool, options.WeightsHash, options.MaxSessions, slots.Running, false, DateTimeOffset.UtcNow, served);
                     await grains.GetGrain<IPoolGrain>(options.Pool).Report(load);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

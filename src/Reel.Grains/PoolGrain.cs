@@ -86,6 +86,12 @@ public sealed partial class PoolGrain(
         if (state.State.Running.Remove(sessionKey)) await SaveAsync();
     }
 
+    public Task<ServedModel?> Served()
+    {
+        var newest = NewestVersion();
+        return Task.FromResult(LiveLoads().FirstOrDefault(l => WeightsVersion.Matches(newest, l.WeightsHash))?.Model);
+    }
+
     public Task<IReadOnlyList<SiloLoad>> Loads() => Task.FromResult<IReadOnlyList<SiloLoad>>(LiveLoads());
 
     private SessionSnapshot? Find(SessionKey key)

@@ -41,6 +41,11 @@ public sealed class SessionState
     /// <summary>For each committed chunk, its latents artifact and the silo that made it.</summary>
     [Id(13)] public List<string> ChunkArtifacts { get; set; } = [];
     [Id(14)] public List<string> ChunkSilos { get; set; } = [];
+
+    /// <summary>What the model made of the request: the model's name, the frame size, the duration in seconds.</summary>
+    [Id(15)] public string? Model { get; set; }
+    [Id(16)] public string? Size { get; set; }
+    [Id(17)] public double? Seconds { get; set; }
 }
 
 /// <summary>A <see cref="ChunkSpan"/> as stored.</summary>

@@ -97,7 +97,12 @@ public sealed class GatewayTests
         Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.Status);
         Assert.Equal("invalid_api_key", unauthorized.Body.GetProperty("error").GetProperty("code").GetString());
 
-        foreach (var (json, param) in new[] { ("{}", "prompt"), ("{\"prompt\":\"x\",\"size\":\"big\"}", "size"), ("{\"prompt\":\"x\",\"seconds\":\"-1\"}", "seconds"), ("[1]", null) })
+        foreach (var (json, param) in new[]
+                 {
+                     ("{}", "prompt"), ("{\"prompt\":\"x\",\"size\":\"big\"}", "size"), ("{\"prompt\":\"x\",\"size\":\"100x100\"}", "size"),
+                     ("{\"prompt\":\"x\",\"seconds\":\"-1\"}", "seconds"), ("{\"prompt\":\"x\",\"seconds\":\"999\"}", "seconds"),
+                     ("{\"prompt\":\"x\",\"model\":\"gpt-4\"}", "model"), ("[1]", null),
+                 })
         {
             var bad = await acme.SendAsync(HttpMethod.Post, "videos", new StringContent(json, Encoding.UTF8, "application/json"));
             Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
@@ -105,6 +110,19 @@ public sealed class GatewayTests
             if (param is not null) Assert.Equal(param, bad.Body.GetProperty("error").GetProperty("param").GetString());
             Assert.Equal("false", bad.Response.Headers.GetValues("x-should-retry").Single());
         }
+        // The SDK's standard values map onto what the `test` model serves: landscape 1280x720 to its landscape size.
+        var models = (await acme.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data");
+        Assert.Equal("reel-test", models[0].GetProperty("id").GetString());
+        var mapped = await acme.SendAsync(HttpMethod.Post, "videos", new StringContent(
+            "{\"prompt\":\"a red ball\",\"model\":\"sora-2\",\"size\":\"1280x720\",\"seconds\":\"4\"}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, mapped.Status);
+        var id = mapped.Body.GetProperty("id").GetString()!;
+        JsonElement started = default;
+        await ReelClient.Until(async () => (started = (await acme.SendAsync(HttpMethod.Get, $"videos/{id}")).Body).GetProperty("status").GetString() != "queued", serve);
+        Assert.Equal("48x32", started.GetProperty("size").GetString());
+        Assert.Equal("reel-test", started.GetProperty("model").GetString());
+        Assert.StartsWith("4", started.GetProperty("seconds").GetString());
+
         var malformed = await acme.SendAsync(HttpMethod.Post, "videos", new StringContent("{not json", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, malformed.Status);
         Assert.Equal(HttpStatusCode.NotFound, (await acme.SendAsync(HttpMethod.Get, "videos/video_nope")).Status);
