@@ -40,6 +40,9 @@ public static class GatewayEndpoints
         v1.MapGet("/videos/{id}/content", Content);
         v1.MapPost("/videos/{id}/cancel", Cancel);
         v1.MapGet("/models", Models);
+        // Characters are a Sora feature Reel does not have: a clear error the SDK does not retry.
+        v1.MapPost("/videos/characters", () => ApiError.Unsupported("Characters are not supported by Reel.", "characters"));
+        v1.MapGet("/videos/characters/{id}", (string id) => ApiError.Unsupported("Characters are not supported by Reel.", "characters"));
         return app;
     }
 
@@ -75,13 +78,28 @@ public static class GatewayEndpoints
         return found;
     }
 
+    /// <summary>Request bodies above this are refused before they are read (413).</summary>
+    public const long MaxBodyBytes = 25 * 1024 * 1024;
+
     private static async Task<IResult> Create(HttpContext http, ReelSessions sessions)
     {
+        if (http.Request.ContentLength > MaxBodyBytes)
+            return ApiError.TooLarge($"The request body is larger than {MaxBodyBytes / (1024 * 1024)} MB.");
         Dictionary<string, string> fields;
         if (http.Request.HasFormContentType)
         {
-            var form = await http.Request.ReadFormAsync(http.RequestAborted);
-            if (form.Files.Count > 0 || form.ContainsKey("input_reference[image_url]") || form.ContainsKey("input_reference[file_id]"))
+            IFormCollection form;
+            try
+            {
+                form = await http.Request.ReadFormAsync(http.RequestAborted);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
+            {
+                return ApiError.Invalid($"The multipart form cannot be read: {e.Message}");
+            }
+            if (form.ContainsKey("input_reference[file_id]"))
+                return ApiError.Invalid("Reel has no Files API: upload the image as 'input_reference' instead of a file id.", "input_reference", "unsupported");
+            if (form.Files.Count > 0 || form.ContainsKey("input_reference[image_url]"))
                 return ApiError.Invalid("input_reference is not supported by this gateway yet.", "input_reference", "unsupported");
             fields = form.ToDictionary(f => f.Key, f => f.Value.ToString());
         }

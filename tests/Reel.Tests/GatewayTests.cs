@@ -123,6 +123,22 @@ public sealed class GatewayTests
         Assert.Equal("reel-test", started.GetProperty("model").GetString());
         Assert.StartsWith("4", started.GetProperty("seconds").GetString());
 
+        var characters = await acme.SendAsync(HttpMethod.Post, "videos/characters", new StringContent("{}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, characters.Status);
+        Assert.Equal("unsupported", characters.Body.GetProperty("error").GetProperty("code").GetString());
+        var fileId = await acme.SendAsync(HttpMethod.Post, "videos", new MultipartFormDataContent
+        {
+            { new StringContent("x"), "prompt" }, { new StringContent("file_123"), "input_reference[file_id]" },
+        });
+        Assert.Equal("input_reference", fileId.Body.GetProperty("error").GetProperty("param").GetString());
+        var tooLarge = await acme.SendAsync(HttpMethod.Post, "videos", new ByteArrayContent(new byte[26 * 1024 * 1024])
+        {
+            Headers = { ContentType = new MediaTypeHeaderValue("application/json") },
+        });
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.Status);
+        var brokenForm = await acme.SendAsync(HttpMethod.Post, "videos", new StringContent("--x\r\nbroken", Encoding.UTF8, "multipart/form-data"));
+        Assert.Equal(HttpStatusCode.BadRequest, brokenForm.Status);
+
         var malformed = await acme.SendAsync(HttpMethod.Post, "videos", new StringContent("{not json", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, malformed.Status);
         Assert.Equal(HttpStatusCode.NotFound, (await acme.SendAsync(HttpMethod.Get, "videos/video_nope")).Status);
