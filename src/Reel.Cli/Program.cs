@@ -9,6 +9,7 @@ var root = new RootCommand("Reel: a video generation model and the cluster that 
     BenchCommand.Create(),
     SiloCommands.Silo(),
     SiloCommands.Serve(),
+    SiloCommands.Gateway(),
     TenantsCommand.Create(),
 };
 return await CommandErrors.InvokeAsync(root, args);

@@ -60,6 +60,33 @@ public static class SiloCommands
         return command;
     }
 
+    public static Command Gateway()
+    {
+        var o = new Options();
+        var urls = new Option<string?>("--urls") { Description = "Where the API listens, ASP.NET Core style (default http://*:8080, or --http-port)" };
+        var command = new Command("gateway", "Run the HTTP API alone against a Redis-clustered cluster")
+        {
+            o.Redis, o.Blob, o.Artifacts, o.Tenants, o.ClusterId, o.ServiceId, o.HttpPort, urls,
+        };
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
+        {
+            await using var app = ReelHost.BuildGateway(options =>
+            {
+                options.Redis = result.GetValue(o.Redis) ?? options.Redis;
+                options.Blob = result.GetValue(o.Blob) ?? options.Blob;
+                options.Artifacts = result.GetValue(o.Artifacts)?.FullName ?? options.Artifacts;
+                options.Tenants = result.GetValue(o.Tenants)?.FullName ?? options.Tenants;
+                options.ClusterId = result.GetValue(o.ClusterId) ?? options.ClusterId;
+                options.ServiceId = result.GetValue(o.ServiceId) ?? options.ServiceId;
+                options.HttpPort = result.GetValue(o.HttpPort) ?? options.HttpPort;
+            }, result.GetValue(urls));
+            await app.StartAsync(cancel);
+            Console.Error.WriteLine($"reel: gateway running ({string.Join(", ", app.Urls)}). Ctrl+C stops.");
+            await app.WaitForShutdownAsync(cancel);
+        }));
+        return command;
+    }
+
     /// <summary>
     /// <c>reel serve</c> on a machine with no tenants yet: one tenant, <c>default</c>, whose key is printed once on
     /// stdout so the API can be called at once. Later starts print nothing.

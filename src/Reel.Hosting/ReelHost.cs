@@ -23,17 +23,8 @@ public static class ReelHost
     /// <summary>Options from the <c>Reel</c> configuration section (appsettings.json, environment), then <paramref name="overrides"/> (flags).</summary>
     public static WebApplication Build(Action<ReelSiloOptions> overrides)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        var options = new ReelSiloOptions();
-        builder.Configuration.GetSection("Reel").Bind(options);
-        overrides(options);
-        options.Validate();
-        // Orleans and ASP.NET Core log every request and membership step at Information: keep Reel's own lines readable.
-        // Logs go to stderr: stdout is for what a command prints as its result.
-        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
+        var (builder, options) = Start(overrides);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Any, options.HttpPort));
-        builder.Services.AddSingleton(options);
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId));
@@ -58,6 +49,41 @@ public static class ReelHost
         app.MapGet("/healthz", Health);
         if (options.Gateway) app.MapReelGateway();
         return app;
+    }
+
+    /// <summary>
+    /// <c>reel gateway</c>: the HTTP API alone, an Orleans client of a Redis-clustered cluster, reading content from
+    /// the cluster's artifact store. <paramref name="urls"/> (ASP.NET Core's form) or else the HTTP port.
+    /// </summary>
+    public static WebApplication BuildGateway(Action<ReelSiloOptions> overrides, string? urls)
+    {
+        var (builder, options) = Start(overrides);
+        var redis = options.Redis ?? throw new ReelConfigurationException("reel gateway needs --redis: the cluster it reaches.");
+        if (urls is not null) builder.WebHost.UseUrls(urls);
+        else builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Any, options.HttpPort));
+        builder.UseOrleansClient(client => client.UseRedisClustering(redis)
+            .Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId)));
+        builder.Services.AddArtifactStore(options);
+        builder.Services.AddReelGateway(options.Tenants ?? TenantDirectory.DefaultPath);
+        var app = builder.Build();
+        app.MapReelGateway();
+        return app;
+    }
+
+    /// <summary>What every Reel process shares: options from configuration then flags, and logging to stderr.</summary>
+    private static (WebApplicationBuilder Builder, ReelSiloOptions Options) Start(Action<ReelSiloOptions> overrides)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        var options = new ReelSiloOptions();
+        builder.Configuration.GetSection("Reel").Bind(options);
+        overrides(options);
+        options.Validate();
+        // Orleans and ASP.NET Core log every request and membership step at Information: keep Reel's own lines readable.
+        // Logs go to stderr: stdout is for what a command prints as its result.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
+        builder.Services.AddSingleton(options);
+        return (builder, options);
     }
 
     /// <summary>200 once the silo can serve (a model silo: its weights are loaded); 503 while loading or after a failed load.</summary>

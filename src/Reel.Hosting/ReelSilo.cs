@@ -62,10 +62,13 @@ public static class ReelSilo
             // Reminders are only the backstop: without Redis, the index scan at start resumes what a restart interrupted.
             silo.UseInMemoryReminderService();
         }
-        if (options.Blob is { } blob)
-            silo.Services.AddSingleton<IArtifactStore>(_ => BlobArtifactStore.Connect(blob, options.BlobContainer));
-        else
-            silo.Services.AddSingleton<IArtifactStore>(new FolderArtifactStore(options.ArtifactsFolder));
+        silo.Services.AddArtifactStore(options);
         return silo;
     }
+
+    /// <summary>The artifact store the options name: blob storage, else a folder.</summary>
+    public static IServiceCollection AddArtifactStore(this IServiceCollection services, ReelSiloOptions options) =>
+        options.Blob is { } blob
+            ? services.AddSingleton<IArtifactStore>(_ => BlobArtifactStore.Connect(blob, options.BlobContainer))
+            : services.AddSingleton<IArtifactStore>(new FolderArtifactStore(options.ArtifactsFolder));
 }

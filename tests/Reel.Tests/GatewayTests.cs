@@ -144,4 +144,29 @@ public sealed class GatewayTests
         Assert.Equal(HttpStatusCode.NotFound, (await acme.SendAsync(HttpMethod.Get, "videos/video_nope")).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await acme.SendAsync(HttpMethod.Get, "videos?limit=0")).Status);
     }
+
+    [Fact]
+    public async Task A_standalone_gateway_serves_a_video_made_by_a_Redis_clustered_model_silo()
+    {
+        using var redis = new RedisFixture();
+        var (artifacts, tenants) = (TestModels.TempFolder(), Path.Combine(TestModels.TempFolder(), "tenants.json"));
+        var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
+        using var silo = ReelServer.Start(["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--artifacts", artifacts]);
+        using var gateway = ReelServer.Start(["gateway", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--tenants", tenants]);
+        await silo.HealthyAsync();
+        await gateway.HealthyAsync("health");
+        using var acme = new Api(gateway.HttpPort, key);
+
+        JsonElement created = default;
+        // Until the gateway's client has seen the silo's first load report, the pool may not know the model yet.
+        await ReelClient.Until(async () =>
+        {
+            var response = await acme.SendAsync(HttpMethod.Post, "videos", new StringContent("{\"prompt\":\"a red ball\",\"size\":\"32x32\",\"seconds\":\"1\"}", Encoding.UTF8, "application/json"));
+            created = response.Body;
+            return response.Status == HttpStatusCode.OK;
+        }, gateway);
+        var id = created.GetProperty("id").GetString()!;
+        await ReelClient.Until(async () => (await acme.SendAsync(HttpMethod.Get, $"videos/{id}")).Body.GetProperty("status").GetString() == "completed", gateway);
+        Assert.NotEmpty(await acme.BytesAsync($"videos/{id}/content"));
+    }
 }

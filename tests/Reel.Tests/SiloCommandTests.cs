@@ -134,8 +134,10 @@ public sealed class ReelServer : IDisposable
         (SiloPort, GatewayPort, HttpPort) = (AzuriteFixture.FreePort(), AzuriteFixture.FreePort(), AzuriteFixture.FreePort());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reel.dll"));
-        foreach (var arg in args.Concat(["--config", "test", "--threads", "1", "--silo-port", $"{SiloPort}", "--gateway-port", $"{GatewayPort}", "--http-port", $"{HttpPort}"]))
-            start.ArgumentList.Add(arg);
+        // A gateway has no model or silo: it only listens on its HTTP port.
+        string[] own = args[0] == "gateway" ? ["--http-port", $"{HttpPort}"]
+            : ["--config", "test", "--threads", "1", "--silo-port", $"{SiloPort}", "--gateway-port", $"{GatewayPort}", "--http-port", $"{HttpPort}"];
+        foreach (var arg in args.Concat(own)) start.ArgumentList.Add(arg);
         // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
         if (slowSteps) start.Environment["REEL__STEPDELAY"] = "00:00:00.300";
         // Short membership timeouts (test settings): a killed silo is declared dead in seconds.
@@ -156,15 +158,15 @@ public sealed class ReelServer : IDisposable
 
     public static ReelServer Start(string[] args, bool slowSteps = false) => new(args, slowSteps);
 
-    /// <summary>Waits for 200 on /healthz: the model is loaded.</summary>
-    public async Task HealthyAsync()
+    /// <summary>Waits for 200 on /healthz (a silo: its model is loaded) or /health (a gateway).</summary>
+    public async Task HealthyAsync(string path = "healthz")
     {
         using var web = new HttpClient();
         await ReelClient.Until(async () =>
         {
             try
             {
-                using var response = await web.GetAsync($"http://127.0.0.1:{HttpPort}/healthz");
+                using var response = await web.GetAsync($"http://127.0.0.1:{HttpPort}/{path}");
                 return response.StatusCode == HttpStatusCode.OK;
             }
             catch (HttpRequestException)
