@@ -26,12 +26,15 @@ public static class GatewayEndpoints
         services.AddSingleton(sp => new ReelSessions(sp.GetRequiredService<IGrainFactory>()));
         // The OpenAI wire format: created_at, remixed_from_video_id, has_more.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.AddOpenApi();
         return services;
     }
 
     public static IEndpointRouteBuilder MapReelGateway(this IEndpointRouteBuilder app)
     {
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
+        // The OpenAPI document of this API, at /openapi/v1.json (no key: it describes, it serves nothing).
+        app.MapOpenApi();
         var v1 = app.MapGroup("/v1").AddEndpointFilter(Authenticate).AddEndpointFilter(ClusterUnavailable);
         v1.MapPost("/videos", Create).DisableAntiforgery();
         v1.MapGet("/videos", List);

@@ -93,6 +93,12 @@ public sealed class GatewayTests
         using var acme = new Api(serve.HttpPort, key);
         using var stranger = new Api(serve.HttpPort, "reel_not-a-key");
 
+        using (var web = new HttpClient())
+        {
+            var openApi = await web.GetStringAsync($"http://127.0.0.1:{serve.HttpPort}/openapi/v1.json");
+            Assert.Contains("\"/v1/videos/{id}/content\"", openApi);
+        }
+
         var unauthorized = await stranger.SendAsync(HttpMethod.Get, "videos");
         Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.Status);
         Assert.Equal("invalid_api_key", unauthorized.Body.GetProperty("error").GetProperty("code").GetString());
