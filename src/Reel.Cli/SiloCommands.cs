@@ -132,6 +132,8 @@ public static class SiloCommands
         if (embedded) FirstTenant(app.Services.GetRequiredService<ReelSiloOptions>().Tenants ?? TenantDirectory.DefaultPath);
         await app.StartAsync(cancel);
         var options = app.Services.GetService(typeof(ReelSiloOptions)) as ReelSiloOptions;
+        if (options!.Model && options.Weights is null && (options.Config is not null || ModelSource.FindShipped() is null))
+            Console.Error.WriteLine($"reel: using freshly initialised (untrained) '{config.Name}' weights: videos are noise until trained weights are given.");
         Console.Error.WriteLine($"reel: {(options!.Model ? $"model silo of pool '{options.Pool}' ({config.Name})" : "plain silo")} running; " +
             $"health on http://localhost:{options.HttpPort}/healthz. Ctrl+C stops.");
         await app.WaitForShutdownAsync(cancel);
