@@ -70,16 +70,7 @@ public static class SiloCommands
         };
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
         {
-            await using var app = ReelHost.BuildGateway(options =>
-            {
-                options.Redis = result.GetValue(o.Redis) ?? options.Redis;
-                options.Blob = result.GetValue(o.Blob) ?? options.Blob;
-                options.Artifacts = result.GetValue(o.Artifacts)?.FullName ?? options.Artifacts;
-                options.Tenants = result.GetValue(o.Tenants)?.FullName ?? options.Tenants;
-                options.ClusterId = result.GetValue(o.ClusterId) ?? options.ClusterId;
-                options.ServiceId = result.GetValue(o.ServiceId) ?? options.ServiceId;
-                options.HttpPort = result.GetValue(o.HttpPort) ?? options.HttpPort;
-            }, result.GetValue(urls));
+            await using var app = ReelHost.BuildGateway(options => ApplyShared(result, o, options), result.GetValue(urls));
             await app.StartAsync(cancel);
             Console.Error.WriteLine($"reel: gateway running ({string.Join(", ", app.Urls)}). Ctrl+C stops.");
             await app.WaitForShutdownAsync(cancel);
@@ -101,24 +92,32 @@ public static class SiloCommands
         Console.WriteLine(key);
     }
 
+    /// <summary>The flags every process kind shares (where the cluster, its state and artifacts are; the HTTP side).</summary>
+    private static void ApplyShared(ParseResult result, Options o, ReelSiloOptions options)
+    {
+        options.Redis = result.GetValue(o.Redis) ?? options.Redis;
+        options.Blob = result.GetValue(o.Blob) ?? options.Blob;
+        options.Artifacts = result.GetValue(o.Artifacts)?.FullName ?? options.Artifacts;
+        options.Tenants = result.GetValue(o.Tenants)?.FullName ?? options.Tenants;
+        options.ClusterId = result.GetValue(o.ClusterId) ?? options.ClusterId;
+        options.ServiceId = result.GetValue(o.ServiceId) ?? options.ServiceId;
+        options.HttpPort = result.GetValue(o.HttpPort) ?? options.HttpPort;
+    }
+
     private static async Task RunAsync(ParseResult result, Options o, bool embedded, CancellationToken cancel)
     {
         var model = o.ModelOptions;
         var (config, _) = model.Resolve(result);
         await using var app = ReelHost.Build(options =>
         {
+            ApplyShared(result, o, options);
             options.Model = embedded || result.GetValue(o.Model) || options.Model;
             options.Pool = result.GetValue(o.Pool) ?? options.Pool;
-            options.Redis = embedded ? null : result.GetValue(o.Redis) ?? options.Redis;
-            options.Blob = embedded ? null : result.GetValue(o.Blob) ?? options.Blob;
-            options.Artifacts = result.GetValue(o.Artifacts)?.FullName ?? options.Artifacts;
+            if (embedded) (options.Redis, options.Blob) = (null, null);
             options.State = result.GetValue(o.State)?.FullName ?? options.State ?? (embedded ? ReelSiloOptions.DataFolder("state") : null);
-            options.ClusterId = result.GetValue(o.ClusterId) ?? options.ClusterId;
-            options.ServiceId = result.GetValue(o.ServiceId) ?? options.ServiceId;
             options.AdvertiseIp = result.GetValue(o.AdvertiseIp) ?? options.AdvertiseIp;
             options.SiloPort = result.GetValue(o.SiloPort) ?? options.SiloPort;
             options.GatewayPort = result.GetValue(o.GatewayPort) ?? options.GatewayPort;
-            options.HttpPort = result.GetValue(o.HttpPort) ?? options.HttpPort;
             options.MaxSessions = result.GetValue(o.MaxSessions) ?? options.MaxSessions;
             options.Migration = result.GetValue(o.Migration) ?? options.Migration;
             options.Weights = result.GetValue(model.Weights)?.FullName ?? options.Weights;
@@ -127,14 +126,13 @@ public static class SiloCommands
             if (result.GetResult(model.Dtype) is { Implicit: false }) options.Dtype = result.GetValue(model.Dtype)!;
             if (result.GetResult(model.Threads) is { Implicit: false }) options.Threads = result.GetValue(model.Threads);
             options.Gateway = embedded || options.Gateway;
-            options.Tenants = result.GetValue(o.Tenants)?.FullName ?? options.Tenants;
         });
-        if (embedded) FirstTenant(app.Services.GetRequiredService<ReelSiloOptions>().Tenants ?? TenantDirectory.DefaultPath);
+        var options = app.Services.GetRequiredService<ReelSiloOptions>();
+        if (embedded) FirstTenant(options.Tenants ?? TenantDirectory.DefaultPath);
         await app.StartAsync(cancel);
-        var options = app.Services.GetService(typeof(ReelSiloOptions)) as ReelSiloOptions;
-        if (options!.Model && options.Weights is null && (options.Config is not null || ModelSource.FindShipped() is null))
+        if (options.Model && options.Weights is null && (options.Config is not null || ModelSource.FindShipped() is null))
             Console.Error.WriteLine($"reel: using freshly initialised (untrained) '{config.Name}' weights: videos are noise until trained weights are given.");
-        Console.Error.WriteLine($"reel: {(options!.Model ? $"model silo of pool '{options.Pool}' ({config.Name})" : "plain silo")} running; " +
+        Console.Error.WriteLine($"reel: {(options.Model ? $"model silo of pool '{options.Pool}' ({config.Name})" : "plain silo")} running; " +
             $"health on http://localhost:{options.HttpPort}/healthz. Ctrl+C stops.");
         await app.WaitForShutdownAsync(cancel);
     }

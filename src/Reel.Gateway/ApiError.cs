@@ -14,9 +14,6 @@ public static class ApiError
     public static IResult Conflict(string message, string code) =>
         Envelope(StatusCodes.Status409Conflict, message, "invalid_request_error", null, code, retry: false);
 
-    public static IResult Unsupported(string message, string param) =>
-        Envelope(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, "unsupported", retry: false);
-
     public static IResult TooLarge(string message) =>
         Envelope(StatusCodes.Status413PayloadTooLarge, message, "invalid_request_error", null, "request_too_large", retry: false);
 

@@ -44,8 +44,8 @@ public static class GatewayEndpoints
         v1.MapPost("/videos/{id}/cancel", Cancel);
         v1.MapGet("/models", Models);
         // Characters are a Sora feature Reel does not have: a clear error the SDK does not retry.
-        v1.MapPost("/videos/characters", () => ApiError.Unsupported("Characters are not supported by Reel.", "characters"));
-        v1.MapGet("/videos/characters/{id}", (string id) => ApiError.Unsupported("Characters are not supported by Reel.", "characters"));
+        v1.MapPost("/videos/characters", () => ApiError.Invalid("Characters are not supported by Reel.", "characters", "unsupported"));
+        v1.MapGet("/videos/characters/{id}", (string id) => ApiError.Invalid("Characters are not supported by Reel.", "characters", "unsupported"));
         return app;
     }
 

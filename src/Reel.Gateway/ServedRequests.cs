@@ -22,10 +22,11 @@ public static class ServedRequests
     {
         if (model.Sizes.Contains(size)) return Parse(size);
         if (!StandardSizes.Contains(size)) return null;
-        var (w, h) = Parse(size)!.Value;
-        var aspect = Math.Log((double)w / h);
-        return Parse(model.Sizes.MinBy(s => Math.Abs(Math.Log((double)Parse(s)!.Value.Width / Parse(s)!.Value.Height) - aspect))!);
+        var aspect = Aspect(Parse(size)!.Value);
+        return model.Sizes.Select(s => Parse(s)!.Value).MinBy(s => Math.Abs(Aspect(s) - aspect));
     }
+
+    private static double Aspect((int Width, int Height) size) => Math.Log((double)size.Width / size.Height);
 
     public static (int Width, int Height)? Parse(string size)
     {

@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Reel.Abstractions;
 
 namespace Reel.Gateway;
@@ -21,7 +20,7 @@ public sealed record VideoObject(
     string Size,
     string Status,
     VideoError? Error,
-    [property: JsonPropertyName("reel")] ReelFields Reel)
+    ReelFields Reel)
 {
     /// <summary>The video as the API shows it: the model, size and duration the silo actually made once it started.</summary>
     public static VideoObject From(SessionSnapshot s) => new(

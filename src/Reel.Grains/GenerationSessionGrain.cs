@@ -40,7 +40,9 @@ public sealed partial class GenerationSessionGrain(
     private Task? _run;
     private bool _deactivating;
 
-    private SessionKey Key => SessionKey.Parse(this.GetPrimaryKeyString());
+    private SessionKey? _key;
+
+    private SessionKey Key => _key ??= SessionKey.Parse(this.GetPrimaryKeyString());
     private SessionState S => state.State;
     private bool Running => _run is { IsCompleted: false };
     private IPoolGrain Pool => GrainFactory.GetGrain<IPoolGrain>(Key.Pool);
