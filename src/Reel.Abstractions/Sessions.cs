@@ -1,6 +1,10 @@
 namespace Reel.Abstractions;
 
-/// <summary>What a tenant asks for: a text-to-video generation. Sizes and lengths are checked by the model silo.</summary>
+/// <summary>
+/// What a tenant asks for. With no input it is text-to-video; <see cref="Image"/>, <see cref="Extend"/>,
+/// <see cref="Edit"/> and <see cref="Connect"/> are the other modes (one at a time; a loop may start from an image).
+/// Sizes, lengths and inputs are checked by the model silo.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record VideoRequest
 {
@@ -29,6 +33,45 @@ public sealed record VideoRequest
 
     /// <summary>Expand the prompt into a detailed caption (as <c>reel generate</c> does unless --no-expand).</summary>
     [Id(8)] public bool Expand { get; init; } = true;
+
+    /// <summary>Image-to-video: the video starts with this image.</summary>
+    [Id(10)] public MediaInput? Image { get; init; }
+
+    /// <summary>Extension: the output is this video and, after it, <see cref="Seconds"/> more by latent continuation.</summary>
+    [Id(11)] public MediaInput? Extend { get; init; }
+
+    /// <summary>Video-to-video (SDEdit): this video re-generated under the prompt at <see cref="Strength"/>; its length is kept.</summary>
+    [Id(12)] public MediaInput? Edit { get; init; }
+
+    /// <summary>With <see cref="Edit"/>: how much changes, in (0, 1]; null is the model library's default (0.6, as <c>reel generate --edit</c>).</summary>
+    [Id(13)] public double? Strength { get; init; }
+
+    /// <summary>Two videos A and B: the output is A, a bridge of <see cref="Seconds"/>, then B.</summary>
+    [Id(14)] public IReadOnlyList<MediaInput> Connect { get; init; } = [];
+
+    /// <summary>The output loops: its last frame leads into its first.</summary>
+    [Id(15)] public bool Loop { get; init; }
+
+    /// <summary>The video id this one remixes (an <see cref="Edit"/> of it under a new prompt).</summary>
+    [Id(16)] public string? RemixedFrom { get; init; }
+
+    /// <summary>Every input the request names.</summary>
+    public IEnumerable<MediaInput> Inputs => new[] { Image, Extend, Edit }.OfType<MediaInput>().Concat(Connect);
+}
+
+/// <summary>
+/// A picture or video a request starts from: an upload the gateway stored in the artifact store (an artifact name
+/// under the tenant's <c>uploads/</c>), or one of the tenant's own videos.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record MediaInput
+{
+    [Id(0)] public string? Upload { get; init; }
+    [Id(1)] public SessionKey? Video { get; init; }
+
+    public static MediaInput Uploaded(string artifact) => new() { Upload = artifact };
+
+    public static MediaInput Of(SessionKey video) => new() { Video = video };
 }
 
 /// <summary>The lifecycle of a session; the names are the HTTP API's statuses.</summary>
@@ -119,7 +162,7 @@ public sealed record SiloLoad(
 
 /// <summary>
 /// What a model silo serves, from its weights' configuration: the gateway validates and maps requests against it.
-/// A size is served when it is a multiple of <see cref="SizeMultiple"/>; <see cref="Sizes"/> are the trained ones.
+/// <see cref="Sizes"/> and <see cref="Durations"/> are the trained ones; any duration up to <see cref="MaxSeconds"/> can be made.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ServedModel(
@@ -127,4 +170,5 @@ public sealed record ServedModel(
     [property: Id(1)] IReadOnlyList<string> Sizes,
     [property: Id(2)] int SizeMultiple,
     [property: Id(3)] int FrameRate,
-    [property: Id(4)] double MaxSeconds);
+    [property: Id(4)] double MaxSeconds,
+    [property: Id(5)] IReadOnlyList<double> Durations);

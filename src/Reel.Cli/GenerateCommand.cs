@@ -14,8 +14,6 @@ namespace Reel.Cli;
 /// </summary>
 public static class GenerateCommand
 {
-    public const double DefaultEditStrength = 0.6;
-
     private sealed class Options
     {
         public readonly Argument<string> Prompt = new("prompt") { Description = "What the video shows" };
@@ -33,7 +31,7 @@ public static class GenerateCommand
         public readonly Option<bool> Loop = new("--loop") { Description = "The output loops: its last frame leads into its first (alone or with --image)" };
         public readonly Option<FileInfo[]> Connect = new("--connect") { Description = "Two videos A B: output A + a bridge + B", Arity = new ArgumentArity(2, 2), AllowMultipleArgumentsPerToken = true };
         public readonly Option<FileInfo?> Edit = new("--edit") { Description = "Re-generate this video under the prompt (SDEdit)" };
-        public readonly Option<double?> Strength = new("--strength") { Description = $"With --edit: how much to change, in (0, 1] (default {DefaultEditStrength})" };
+        public readonly Option<double?> Strength = new("--strength") { Description = $"With --edit: how much to change, in (0, 1] (default {VideoModes.DefaultEditStrength})" };
         public readonly Option<FileInfo?> Thumbnail = new("--thumbnail") { Description = "Also write a still of the clip (.png, .jpg, .webp)" };
         public readonly Option<FileInfo?> Spritesheet = new("--spritesheet") { Description = $"Also write a grid of up to {VideoFiles.SpritesheetFrames} evenly spaced frames (.png, .jpg, .webp)" };
         public readonly Option<bool> NoExpand = new("--no-expand") { Description = "Use the prompt as the caption, without expanding it" };
@@ -113,7 +111,7 @@ public static class GenerateCommand
             "extend" => modes.ExtendForward(request, await ReadVideo(inputs[0]), frames - 1),
             "extend-backward" => modes.ExtendBackward(request, await ReadVideo(inputs[0]), frames),
             "connect" => modes.Connect(request, await ReadVideo(inputs[0]), await ReadVideo(inputs[1]), frames - 1),
-            "edit" => modes.Edit(request, await ReadVideo(inputs[0]), result.GetValue(o.Strength) ?? DefaultEditStrength),
+            "edit" => modes.Edit(request, await ReadVideo(inputs[0]), result.GetValue(o.Strength) ?? VideoModes.DefaultEditStrength),
             _ => VideoModes.TextToVideo(request),
         };
         var plan = generator.Plan(job.Request);
@@ -122,7 +120,7 @@ public static class GenerateCommand
         var generateSeconds = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
-        await VideoFiles.WriteAsync(OutputFrames(job, generator, latents), job.OutputFrames, config.FrameRate, output, thumbnail, spritesheet, cancel);
+        await VideoFiles.WriteAsync(job.Output(generator.Decode(latents).SelectMany(FrameTensors.ToFrames)), job.OutputFrames, config.FrameRate, output, thumbnail, spritesheet, cancel);
         progress.Dispose();
 
         var report = new GenerateReport(
@@ -175,23 +173,6 @@ public static class GenerateCommand
 
     private static async Task<Tensor> ReadImage(string path, VideoSize size, CancellationToken cancel) =>
         FrameTensors.ToVideo([await MediaReader.ReadImageAsync(path, size.Width, size.Height, cancel: cancel)]);
-
-    /// <summary>The output video's frames in order: Before, the kept part of the decoded timeline, After.</summary>
-    private static IEnumerable<RgbFrame> OutputFrames(VideoJob job, VideoGenerator generator, Tensor latents)
-    {
-        if (job.Before is not null) foreach (var frame in FrameTensors.ToFrames(job.Before)) yield return frame;
-        var index = 0;
-        var keepUntil = job.Request.Frames - job.DropTail;
-        foreach (var chunk in generator.Decode(latents))
-        {
-            foreach (var frame in FrameTensors.ToFrames(chunk))
-            {
-                if (index >= job.DropHead && index < keepUntil) yield return frame;
-                index++;
-            }
-        }
-        if (job.After is not null) foreach (var frame in FrameTensors.ToFrames(job.After)) yield return frame;
-    }
 
     private sealed class ChunkTimer(ProgressDisplay display) : IGenerationProgress
     {

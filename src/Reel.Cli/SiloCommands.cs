@@ -32,6 +32,7 @@ public static class SiloCommands
         public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once (default 1)" };
         public readonly Option<MigrationPolicy?> Migration = new("--migration") { Description = "After each chunk: stay, balance (move to a less loaded silo) or always (default stay)" };
         public readonly Option<FileInfo?> Tenants = new("--tenants") { Description = "The tenants file of the HTTP API (default ~/.config/reel/tenants.json)" };
+        public readonly Option<string[]> ImageUrlHosts = new("--image-url-hosts") { Description = "Hosts whose https image URLs input_reference may name (default none)", AllowMultipleArgumentsPerToken = true };
         public readonly ModelOptions ModelOptions = new();
     }
 
@@ -53,7 +54,7 @@ public static class SiloCommands
         var o = new Options();
         var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state and artifacts in folders")
         {
-            o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions, o.Tenants,
+            o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions, o.Tenants, o.ImageUrlHosts,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: true, cancel)));
@@ -66,7 +67,7 @@ public static class SiloCommands
         var urls = new Option<string?>("--urls") { Description = "Where the API listens, ASP.NET Core style (default http://*:8080, or --http-port)" };
         var command = new Command("gateway", "Run the HTTP API alone against a Redis-clustered cluster")
         {
-            o.Redis, o.Blob, o.Artifacts, o.Tenants, o.ClusterId, o.ServiceId, o.HttpPort, urls,
+            o.Redis, o.Blob, o.Artifacts, o.Tenants, o.ImageUrlHosts, o.ClusterId, o.ServiceId, o.HttpPort, urls,
         };
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
         {
@@ -99,6 +100,7 @@ public static class SiloCommands
         options.Blob = result.GetValue(o.Blob) ?? options.Blob;
         options.Artifacts = result.GetValue(o.Artifacts)?.FullName ?? options.Artifacts;
         options.Tenants = result.GetValue(o.Tenants)?.FullName ?? options.Tenants;
+        if (result.GetValue(o.ImageUrlHosts) is { Length: > 0 } hosts) options.ImageUrlHosts = [.. hosts];
         options.ClusterId = result.GetValue(o.ClusterId) ?? options.ClusterId;
         options.ServiceId = result.GetValue(o.ServiceId) ?? options.ServiceId;
         options.HttpPort = result.GetValue(o.HttpPort) ?? options.HttpPort;

@@ -8,14 +8,17 @@ public static class ApiError
     public static IResult Invalid(string message, string? param = null, string code = "invalid_request") =>
         Envelope(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, code, retry: false);
 
-    public static IResult NotFound(string id) =>
-        Envelope(StatusCodes.Status404NotFound, $"No video found with id '{id}'.", "invalid_request_error", "id", "not_found", retry: false);
+    public static IResult NotFound(string id, string param = "id") =>
+        Envelope(StatusCodes.Status404NotFound, $"No video found with id '{id}'.", "invalid_request_error", param, "not_found", retry: false);
 
     public static IResult Conflict(string message, string code) =>
         Envelope(StatusCodes.Status409Conflict, message, "invalid_request_error", null, code, retry: false);
 
     public static IResult TooLarge(string message) =>
         Envelope(StatusCodes.Status413PayloadTooLarge, message, "invalid_request_error", null, "request_too_large", retry: false);
+
+    public static IResult UnsupportedMediaType(string message) =>
+        Envelope(StatusCodes.Status415UnsupportedMediaType, message, "invalid_request_error", null, "unsupported_media_type", retry: false);
 
     public static IResult Unauthorized() =>
         Envelope(StatusCodes.Status401Unauthorized, "Incorrect or missing API key. Pass 'Authorization: Bearer <key>'.", "invalid_request_error", null, "invalid_api_key", retry: false);

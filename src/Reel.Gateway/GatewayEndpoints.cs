@@ -18,10 +18,12 @@ public static class GatewayEndpoints
 {
     private const string TenantItem = "reel.tenant";
 
-    /// <summary>The gateway's services: the tenants it reads from <paramref name="tenantsFile"/>, the session client, snake_case JSON.</summary>
-    public static IServiceCollection AddReelGateway(this IServiceCollection services, string tenantsFile)
+    /// <summary>The gateway's services: its tenants, request inputs, the session client, snake_case JSON.</summary>
+    public static IServiceCollection AddReelGateway(this IServiceCollection services, GatewayOptions options)
     {
-        services.AddSingleton(sp => new TenantDirectory(tenantsFile, TimeSpan.FromSeconds(2), sp.GetRequiredService<ILogger<TenantDirectory>>()));
+        services.AddSingleton(options);
+        services.AddSingleton<RequestInputs>();
+        services.AddSingleton(sp => new TenantDirectory(options.TenantsFile, TimeSpan.FromSeconds(2), sp.GetRequiredService<ILogger<TenantDirectory>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TenantDirectory>());
         services.AddSingleton(sp => new ReelSessions(sp.GetRequiredService<IGrainFactory>()));
         // The OpenAI wire format: created_at, remixed_from_video_id, has_more.
@@ -30,13 +32,23 @@ public static class GatewayEndpoints
         return services;
     }
 
-    public static IEndpointRouteBuilder MapReelGateway(this IEndpointRouteBuilder app)
+    public static WebApplication MapReelGateway(this WebApplication app)
     {
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
-        // The OpenAPI document of this API, at /openapi/v1.json (no key: it describes, it serves nothing).
+        // The OpenAPI document of this API at /openapi/v1.json and a browsable reference of it at /docs (no key: they
+        // describe, they serve nothing); the reference page's assets are embedded, so it works offline.
         app.MapOpenApi();
-        var v1 = app.MapGroup("/v1").AddEndpointFilter(Authenticate).AddEndpointFilter(ClusterUnavailable);
+        app.UseSwaggerUI(o =>
+        {
+            o.RoutePrefix = "docs";
+            o.DocumentTitle = "Reel API reference";
+            o.SwaggerEndpoint("/openapi/v1.json", "Reel Videos API");
+        });
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(Authenticate).AddEndpointFilter(Refusals);
         v1.MapPost("/videos", Create).DisableAntiforgery();
+        v1.MapPost("/videos/{id}/remix", Remix).DisableAntiforgery();
+        v1.MapPost("/videos/extensions", Extend).DisableAntiforgery();
+        v1.MapPost("/videos/edits", Edit).DisableAntiforgery();
         v1.MapGet("/videos", List);
         v1.MapGet("/videos/{id}", Retrieve);
         v1.MapDelete("/videos/{id}", Delete);
@@ -59,12 +71,19 @@ public static class GatewayEndpoints
         return await next(context);
     }
 
-    /// <summary>The cluster cannot answer (no silo for the pool, a silo dying): 503, which the SDK retries.</summary>
-    private static async ValueTask<object?> ClusterUnavailable(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    /// <summary>
+    /// A request the client can fix answers its envelope (<see cref="ApiException"/>); when the cluster cannot answer
+    /// (no silo for the pool, a silo dying) it is a 503, which the SDK retries.
+    /// </summary>
+    private static async ValueTask<object?> Refusals(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         try
         {
             return await next(context);
+        }
+        catch (ApiException e)
+        {
+            return e.Result;
         }
         catch (Exception e) when (e is OrleansException or TimeoutException)
         {
@@ -84,84 +103,120 @@ public static class GatewayEndpoints
     /// <summary>Request bodies above this are refused before they are read (413).</summary>
     public const long MaxBodyBytes = 25 * 1024 * 1024;
 
-    private static async Task<IResult> Create(HttpContext http, ReelSessions sessions)
+    /// <summary>Text to video; with <c>input_reference</c> image to video; Reel's own <c>loop</c> and <c>connect</c>.</summary>
+    private static async Task<IResult> Create(HttpContext http, ReelSessions sessions, RequestInputs inputs)
     {
-        if (http.Request.ContentLength > MaxBodyBytes)
-            return ApiError.TooLarge($"The request body is larger than {MaxBodyBytes / (1024 * 1024)} MB.");
-        Dictionary<string, string> fields;
-        if (http.Request.HasFormContentType)
-        {
-            IFormCollection form;
-            try
-            {
-                form = await http.Request.ReadFormAsync(http.RequestAborted);
-            }
-            catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
-            {
-                return ApiError.Invalid($"The multipart form cannot be read: {e.Message}");
-            }
-            if (form.ContainsKey("input_reference[file_id]"))
-                return ApiError.Invalid("Reel has no Files API: upload the image as 'input_reference' instead of a file id.", "input_reference", "unsupported");
-            if (form.Files.Count > 0 || form.ContainsKey("input_reference[image_url]"))
-                return ApiError.Invalid("input_reference is not supported by this gateway yet.", "input_reference", "unsupported");
-            fields = form.ToDictionary(f => f.Key, f => f.Value.ToString());
-        }
-        else
-        {
-            try
-            {
-                using var body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
-                if (body.RootElement.ValueKind != JsonValueKind.Object) return ApiError.Invalid("The body must be a JSON object or a multipart form.");
-                fields = body.RootElement.EnumerateObject().ToDictionary(p => p.Name,
-                    p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText());
-            }
-            catch (JsonException)
-            {
-                return ApiError.Invalid("The body is not valid JSON.");
-            }
-        }
-        if (fields.ContainsKey("input_reference")) return ApiError.Invalid("input_reference is not supported by this gateway yet.", "input_reference", "unsupported");
-        if (!fields.TryGetValue("prompt", out var prompt) || string.IsNullOrWhiteSpace(prompt))
-            return ApiError.Invalid("'prompt' is required.", "prompt", "missing_required_parameter");
+        var form = await RequestFields.ReadAsync(http.Request);
+        var (request, served) = await CommonAsync(http, form, sessions, length: true, size: true);
         var tenant = TenantOf(http);
-        // Validated against what the pool's newest model serves; with no model silo yet the session waits and its silo checks it.
-        var served = await sessions.ServedAsync(tenant.Pool);
-        fields.TryGetValue("model", out var model);
-        if (served is not null && !ServedRequests.AcceptsModel(served, model))
-            return ApiError.Invalid($"Model '{model}' is not served here; use '{ServedRequests.ModelId(served.Name)}' (or a sora-2 name).", "model", "model_not_found");
-        double? seconds = null;
-        if (fields.TryGetValue("seconds", out var secondsText))
-        {
-            if (!double.TryParse(secondsText, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) || !(parsed > 0))
-                return ApiError.Invalid($"'seconds' must be a positive number of seconds, got '{secondsText}'.", "seconds", "invalid_value");
-            if (parsed > (served?.MaxSeconds ?? double.MaxValue))
-                return ApiError.Invalid($"'seconds' is at most {served!.MaxSeconds} for model '{ServedRequests.ModelId(served.Name)}', got {secondsText}.", "seconds", "invalid_value");
-            seconds = parsed;
-        }
-        (int Width, int Height)? size = null;
-        if (fields.TryGetValue("size", out var sizeText))
-        {
-            size = served is null ? ServedRequests.Parse(sizeText) : ServedRequests.MapSize(served, sizeText);
-            if (size is null)
-                return ApiError.Invalid(served is null ? $"'size' must be WIDTHxHEIGHT in pixels, got '{sizeText}'."
-                    : $"Size '{sizeText}' is not served by '{ServedRequests.ModelId(served.Name)}'; use one of {string.Join(", ", served.Sizes.Concat(ServedRequests.StandardSizes))}.",
-                    "size", "invalid_value");
-        }
-        ulong seed;
-        if (fields.TryGetValue("seed", out var seedText))
-        {
-            if (!ulong.TryParse(seedText, out seed)) return ApiError.Invalid($"'seed' must be a whole number, got '{seedText}'.", "seed", "invalid_value");
-        }
-        else
-        {
-            seed = (ulong)Random.Shared.NextInt64();
-        }
-        var created = await sessions.CreateAsync(tenant.Name, tenant.Pool, new VideoRequest
-        {
-            Prompt = prompt, Width = size?.Width, Height = size?.Height, Seconds = seconds, Seed = seed,
-        });
-        return Results.Ok(VideoObject.From(created));
+        var connect = form.Values("connect");
+        if (connect.Count is not (0 or 2))
+            throw new ApiException(ApiError.Invalid($"'connect' names two video ids, got {connect.Count}.", "connect", "invalid_value"));
+        var loop = Flag(form, "loop");
+        var image = await inputs.ImageAsync(tenant, form, http.RequestAborted);
+        if (connect.Count == 2 && (loop || image is not null))
+            throw new ApiException(ApiError.Invalid("'connect' joins two videos: it takes no input_reference or loop.", "connect", "invalid_value"));
+        var sources = new List<MediaInput>();
+        foreach (var id in connect) sources.Add(await inputs.VideoIdAsync(tenant, id, "connect"));
+        return await CreateAsync(http, sessions, request with { Image = image, Loop = loop, Connect = sources });
     }
+
+    /// <summary>The source video re-generated under a new prompt (SDEdit at Reel's default strength unless <c>strength</c> is given).</summary>
+    private static async Task<IResult> Remix(HttpContext http, string id, ReelSessions sessions, RequestInputs inputs)
+    {
+        var form = await RequestFields.ReadAsync(http.Request);
+        var (request, _) = await CommonAsync(http, form, sessions, length: false, size: false);
+        var source = await inputs.VideoIdAsync(TenantOf(http), id, "id");
+        return await CreateAsync(http, sessions, request with { Edit = source, Strength = Strength(form), RemixedFrom = id });
+    }
+
+    /// <summary>A video (<c>video</c> file or <c>video[id]</c>) and <c>seconds</c> more after it, by latent continuation.</summary>
+    private static async Task<IResult> Extend(HttpContext http, ReelSessions sessions, RequestInputs inputs)
+    {
+        var form = await RequestFields.ReadAsync(http.Request);
+        var (request, served) = await CommonAsync(http, form, sessions, length: true, size: false);
+        var source = await inputs.VideoAsync(TenantOf(http), form, served, http.RequestAborted);
+        return await CreateAsync(http, sessions, request with { Extend = source });
+    }
+
+    /// <summary>Video to video: the <c>video</c> (file or <c>video[id]</c>) re-generated under the prompt by SDEdit.</summary>
+    private static async Task<IResult> Edit(HttpContext http, ReelSessions sessions, RequestInputs inputs)
+    {
+        var form = await RequestFields.ReadAsync(http.Request);
+        var (request, served) = await CommonAsync(http, form, sessions, length: false, size: false);
+        var source = await inputs.VideoAsync(TenantOf(http), form, served, http.RequestAborted);
+        return await CreateAsync(http, sessions, request with { Edit = source, Strength = Strength(form) });
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, ReelSessions sessions, VideoRequest request)
+    {
+        var tenant = TenantOf(http);
+        return Results.Ok(VideoObject.From(await sessions.CreateAsync(tenant.Name, tenant.Pool, request)));
+    }
+
+    /// <summary>
+    /// The fields every create call shares, checked against what the pool's newest model serves (with no model silo
+    /// yet the session waits and its silo checks them). Remixes and edits keep their source's size and length.
+    /// </summary>
+    private static async Task<(VideoRequest Request, ServedModel? Served)> CommonAsync(HttpContext http, RequestFields form, ReelSessions sessions, bool length, bool size)
+    {
+        if (form["prompt"] is not { } prompt || string.IsNullOrWhiteSpace(prompt))
+            throw new ApiException(ApiError.Invalid("'prompt' is required.", "prompt", "missing_required_parameter"));
+        var served = await sessions.ServedAsync(TenantOf(http).Pool);
+        var model = form["model"];
+        if (served is not null && !ServedRequests.AcceptsModel(served, model))
+            throw new ApiException(ApiError.Invalid($"Model '{model}' is not served here; use '{ServedRequests.ModelId(served.Name)}' (or a sora-2 name).", "model", "model_not_found"));
+        foreach (var (name, allowed) in new[] { ("seconds", length), ("size", size) })
+            if (!allowed && form.Has(name))
+                throw new ApiException(ApiError.Invalid($"'{name}' cannot be set here: the video keeps its source's {(name == "size" ? "size" : "length")}.", name, "invalid_value"));
+        double? seconds = null;
+        if (form["seconds"] is { } secondsText)
+        {
+            if (!double.TryParse(secondsText, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) || !(parsed > 0) || double.IsInfinity(parsed))
+                throw new ApiException(ApiError.Invalid($"'seconds' must be a positive number of seconds, got '{secondsText}'.", "seconds", "invalid_value"));
+            seconds = served is null ? parsed : ServedRequests.MapSeconds(served, parsed)
+                ?? throw new ApiException(ApiError.Invalid($"'seconds' is at most {served.MaxSeconds} for model '{ServedRequests.ModelId(served.Name)}' " +
+                    $"(trained for {string.Join(", ", served.Durations)}), got {secondsText}.", "seconds", "invalid_value"));
+        }
+        (int Width, int Height)? frameSize = null;
+        if (form["size"] is { } sizeText)
+        {
+            frameSize = (served is null ? ServedRequests.Parse(sizeText) : ServedRequests.MapSize(served, sizeText))
+                ?? throw new ApiException(ApiError.Invalid(served is null ? $"'size' must be WIDTHxHEIGHT in pixels, got '{sizeText}'."
+                    : $"Size '{sizeText}' is not served by '{ServedRequests.ModelId(served.Name)}'; use one of {string.Join(", ", served.Sizes.Concat(ServedRequests.StandardSizes))}.",
+                    "size", "invalid_value"));
+        }
+        var request = new VideoRequest
+        {
+            Prompt = prompt, Width = frameSize?.Width, Height = frameSize?.Height, Seconds = seconds,
+            Seed = Number<ulong>(form, "seed", ulong.TryParse, "a whole number") ?? (ulong)Random.Shared.NextInt64(),
+            Steps = Number<int>(form, "steps", int.TryParse, "a whole number from 1 to 200", s => s is >= 1 and <= 200),
+            Guidance = Number<double>(form, "guidance", Parse, "a number from 0 to 50", g => g is >= 0 and <= 50),
+        };
+        return (request, served);
+    }
+
+    private delegate bool TryParser<T>(string text, out T value);
+
+    private static bool Parse(string text, out double value) => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+
+    private static T? Number<T>(RequestFields form, string name, TryParser<T> parse, string what, Func<T, bool>? valid = null) where T : struct
+    {
+        if (form[name] is not { } text) return null;
+        return parse(text, out var value) && (valid?.Invoke(value) ?? true)
+            ? value
+            : throw new ApiException(ApiError.Invalid($"'{name}' must be {what}, got '{text}'.", name, "invalid_value"));
+    }
+
+    private static double? Strength(RequestFields form) =>
+        Number<double>(form, "strength", Parse, "a number in (0, 1]", s => s > 0 && s <= 1);
+
+    private static bool Flag(RequestFields form, string name) => form[name] switch
+    {
+        null or "false" => false,
+        "true" => true,
+        var other => throw new ApiException(ApiError.Invalid($"'{name}' must be true or false, got '{other}'.", name, "invalid_value")),
+    };
 
     private static async Task<IResult> Retrieve(HttpContext http, string id, ReelSessions sessions) =>
         TryKey(http, id, out var key) && await sessions.GetAsync(key) is { } snapshot
@@ -206,12 +261,17 @@ public static class GatewayEndpoints
     {
         var served = await sessions.ServedAsync(TenantOf(http).Pool);
         object[] data = served is null ? [] :
-            [new { id = ServedRequests.ModelId(served.Name), @object = "model", created = 0, owned_by = "reel", sizes = served.Sizes, max_seconds = served.MaxSeconds, fps = served.FrameRate }];
+            [new { id = ServedRequests.ModelId(served.Name), @object = "model", created = 0, owned_by = "reel", sizes = served.Sizes, seconds = served.Durations, max_seconds = served.MaxSeconds, fps = served.FrameRate }];
         return Results.Ok(new { @object = "list", data });
     }
 
-    private static async Task<IResult> Cancel(HttpContext http, string id, ReelSessions sessions) =>
-        TryKey(http, id, out var key) && await sessions.CancelAsync(key) is { } snapshot
-            ? Results.Ok(VideoObject.From(snapshot))
-            : ApiError.NotFound(id);
+    private static async Task<IResult> Cancel(HttpContext http, string id, ReelSessions sessions, IArtifactStore artifacts)
+    {
+        if (!TryKey(http, id, out var key) || await sessions.CancelAsync(key) is not { } snapshot) return ApiError.NotFound(id);
+        // A session cancelled while queued never reaches a model silo, which would delete its uploads when it ends.
+        if (snapshot.Status == SessionStatus.Cancelled)
+            foreach (var input in snapshot.Request.Inputs)
+                if (input.Upload is { } upload) await artifacts.DeleteAsync(ArtifactName.Parse(upload));
+        return Results.Ok(VideoObject.From(snapshot));
+    }
 }

@@ -26,7 +26,7 @@ public sealed record VideoObject(
     public static VideoObject From(SessionSnapshot s) => new(
         s.Key.VideoId, "video", s.CreatedAt.ToUnixTimeSeconds(), s.CompletedAt?.ToUnixTimeSeconds(), null,
         s.Model is { } name ? ServedRequests.ModelId(name) : "reel",
-        (int)Math.Round(s.Progress * 100), s.Request.Prompt, null,
+        (int)Math.Round(s.Progress * 100), s.Request.Prompt, s.Request.RemixedFrom,
         (s.Seconds ?? s.Request.Seconds ?? 0).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
         s.Size ?? (s.Request.Width is { } w && s.Request.Height is { } h ? $"{w}x{h}" : ""),
         s.Status switch

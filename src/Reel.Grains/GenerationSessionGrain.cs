@@ -71,10 +71,9 @@ public sealed partial class GenerationSessionGrain(
         var model = await host.Loaded;
         try
         {
-            var generation = GenerationRequests.From(request, model.Config);
-            S.Caption = generation.Prompt;
-            (S.Model, S.Size, S.Seconds) = (model.Config.Name, generation.Size.ToString(), FrameCount.Seconds(model.Config, generation.Frames));
-            S.Plan = [.. ChunkPlanner.Plan(model.Config, generation.Frames, generation.Seed).Chunks.Select(PlannedChunk.From)];
+            // What can be checked without reading the inputs is refused at once; the job (and its plan) is built when the session runs.
+            S.Caption = GenerationRequests.From(request, model.Config).Prompt;
+            S.Model = model.Config.Name;
             S.Status = SessionStatus.InProgress;
             Emit("started");
         }
@@ -84,6 +83,7 @@ public sealed partial class GenerationSessionGrain(
             S.Error = new SessionError("invalid_request", e.Message);
             S.CompletedAt = DateTimeOffset.UtcNow;
             Emit(e.Message);
+            await DeleteUploadsAsync();
         }
         await state.WriteStateAsync();
         if (S.Status == SessionStatus.InProgress)
@@ -151,6 +151,7 @@ public sealed partial class GenerationSessionGrain(
         if (!Finished) return false;
         var key = Key;
         foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
+        await DeleteUploadsAsync();
         await state.ClearStateAsync();
         _events.Clear();
         DeactivateOnIdle();
@@ -189,13 +190,22 @@ public sealed partial class GenerationSessionGrain(
         using var keepAlive = this.RegisterGrainTimer(() => Task.CompletedTask,
             new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
         Tensor? video = null;
+        SessionJob? job = null;
         try
         {
             var model = await host.Loaded;
             S.WeightsHash = options.WeightsHash;
             await TellPoolAsync(pool => pool.Running(key.ToString(), silo.SiloAddress));
-            var request = GenerationRequests.From(S.Request!, model.Config);
-            if (S.Committed > 0) video = await LoadCommittedAsync(cancel);
+            job = await PrepareAsync(key, cancel);
+            var request = job.Job.Request;
+            if (S.Plan.Count == 0)
+            {
+                S.Plan = [.. new VideoGenerator(model).Plan(request).Chunks.Select(PlannedChunk.From)];
+                (S.Size, S.Seconds) = (job.Size.ToString(), FrameCount.Seconds(model.Config, job.Job.OutputFrames));
+                Emit($"planned {S.Plan.Count} chunk(s)");
+                await state.WriteStateAsync();
+            }
+            video = S.Committed > 0 ? await LoadCommittedAsync(request.Continues, cancel) : request.Continues?.alias();
             for (var i = S.Committed; i < S.Plan.Count; i++)
             {
                 var chunk = S.Plan[i].ToSpan();
@@ -203,7 +213,7 @@ public sealed partial class GenerationSessionGrain(
                 S.Silo = silo.SiloAddress.ToString();
                 Emit($"chunk {i + 1}/{S.Plan.Count} started");
                 LogChunkStarted(key.Session, i + 1, S.Plan.Count, S.Silo);
-                using var latents = await GenerateChunkAsync(request, chunk, video, cancel);
+                using var latents = await GenerateChunkAsync(request, chunk, video, $"chunk {i + 1}/{S.Plan.Count}", cancel);
                 var artifact = SessionArtifacts.Chunk(key, i, _writer);
                 using (var bytes = new MemoryStream(LatentsFile.ToBytes(latents)))
                     await artifacts.WriteAsync(artifact, bytes, cancel);
@@ -227,7 +237,7 @@ public sealed partial class GenerationSessionGrain(
                     return;
                 }
             }
-            await WriteOutputsAsync(key, video!, model.Config.FrameRate, cancel);
+            await WriteOutputsAsync(key, video!, job.Job, model.Config, cancel);
             await EndAsync(key, SessionStatus.Completed, null);
         }
         catch (InconsistentStateException)
@@ -248,13 +258,50 @@ public sealed partial class GenerationSessionGrain(
         {
             LogFailed(e, key.Session);
             await EndAsync(key, SessionStatus.Failed,
-                new SessionError("generation_failed", e is ModelException ? e.Message : "Generating the video failed."));
+                new SessionError("generation_failed", e is ModelException or MediaException ? e.Message : "Generating the video failed."));
         }
         finally
         {
             video?.Dispose();
+            job?.Dispose();
             slots.Release(key.ToString());
         }
+    }
+
+    /// <summary>
+    /// The session's job from its request and inputs. A loop's first pass is made once and kept as an artifact, so a
+    /// resumed loop builds the same job from it.
+    /// </summary>
+    private async Task<SessionJob> PrepareAsync(SessionKey key, CancellationToken cancel)
+    {
+        var jobs = new SessionJobs(host, artifacts, GrainFactory, options.WeightsHash);
+        using var kept = S.LoopHeadCommitted ? await ReadLatentsAsync(SessionArtifacts.LoopHead(key), cancel) : null;
+        var job = await jobs.PrepareAsync(key, S.Request!, kept, cancel);
+        if (job.LoopHead is not { } chunk) return job;
+        Tensor head;
+        using (job)
+        {
+            Emit("loop: first pass started");
+            head = await GenerateChunkAsync(job.Job.Request, chunk, null, "loop: first pass", cancel);
+        }
+        using (head)
+        {
+            using (var bytes = new MemoryStream(LatentsFile.ToBytes(head)))
+                await artifacts.WriteAsync(SessionArtifacts.LoopHead(key), bytes, cancel);
+            S.LoopHeadCommitted = true;
+            Emit("loop: first pass committed");
+            await state.WriteStateAsync();
+            return await jobs.PrepareAsync(key, S.Request!, head, cancel);
+        }
+    }
+
+    private async Task<Tensor> ReadLatentsAsync(ArtifactName name, CancellationToken cancel)
+    {
+        await using var stream = await artifacts.OpenReadAsync(name, cancel)
+            ?? throw new InvalidOperationException($"Committed latents {name} are missing.");
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy, cancel);
+        return LatentsFile.FromBytes(copy.ToArray());
     }
 
     /// <summary>Where the session should continue after a commit, per the silo's migration policy; null to stay.</summary>
@@ -305,12 +352,20 @@ public sealed partial class GenerationSessionGrain(
         await state.WriteStateAsync();
         if (status == SessionStatus.Cancelled)
             foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
+        await DeleteUploadsAsync();
         await TellPoolAsync(pool => pool.Finished(key.ToString()));
         if (await this.GetReminder(ResumeReminder) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
+    /// <summary>The request's uploaded inputs: a finished session needs them no more (its output holds what it made).</summary>
+    private async Task DeleteUploadsAsync()
+    {
+        foreach (var input in S.Request?.Inputs ?? [])
+            if (input.Upload is { } upload) await artifacts.DeleteAsync(ArtifactName.Parse(upload));
+    }
+
     /// <summary>One chunk on the model host, turning its denoising steps into progress events as they happen.</summary>
-    private async Task<Tensor> GenerateChunkAsync(GenerationRequest request, ChunkSpan chunk, Tensor? video, CancellationToken cancel)
+    private async Task<Tensor> GenerateChunkAsync(GenerationRequest request, ChunkSpan chunk, Tensor? video, string label, CancellationToken cancel)
     {
         var steps = new StepReporter(options.StepDelay, cancel);
         var work = host.GenerateChunkAsync(request, chunk, video, steps, cancel);
@@ -321,45 +376,47 @@ public sealed partial class GenerationSessionGrain(
             var (step, total) = steps.Latest;
             if (step == seen || total == 0) continue;
             seen = step;
-            S.Progress = (S.Committed + (double)step / total) / S.Plan.Count;
-            Emit($"chunk {chunk.Index + 1}/{S.Plan.Count} step {step}/{total}");
+            if (S.Plan.Count > 0) S.Progress = (S.Committed + (double)step / total) / S.Plan.Count;
+            Emit($"{label} step {step}/{total}");
         }
         return await work;
     }
 
-    /// <summary>The video's latents so far, from the committed chunks' artifacts (after the session moved or its silo died).</summary>
-    private async Task<Tensor> LoadCommittedAsync(CancellationToken cancel)
+    /// <summary>The video's latents so far (after the session moved or its silo died): the continued video's, then the committed chunks'.</summary>
+    private async Task<Tensor> LoadCommittedAsync(Tensor? continues, CancellationToken cancel)
     {
-        var chunks = new List<byte[]>();
-        for (var i = 0; i < S.Committed; i++)
+        var chunks = new List<Tensor>();
+        try
         {
-            var name = ArtifactName.Parse(S.ChunkArtifacts[i]);
-            await using var stream = await artifacts.OpenReadAsync(name, cancel)
-                ?? throw new InvalidOperationException($"Committed chunk {i} ({name}) has no latents artifact.");
-            using var copy = new MemoryStream();
-            await stream.CopyToAsync(copy, cancel);
-            chunks.Add(copy.ToArray());
-        }
-        var plan = S.Plan;
-        return await host.Enqueue(_ =>
-        {
-            Tensor? video = null;
-            for (var i = 0; i < chunks.Count; i++)
+            for (var i = 0; i < S.Committed; i++) chunks.Add(await ReadLatentsAsync(ArtifactName.Parse(S.ChunkArtifacts[i]), cancel));
+            var plan = S.Plan;
+            return await host.Enqueue(_ =>
             {
-                using var latents = LatentsFile.FromBytes(chunks[i]);
-                var next = VideoGenerator.Stitch(video, plan[i].ToSpan(), latents);
-                video?.Dispose();
-                video = next;
-            }
-            return video!;
-        }, cancel);
+                var video = continues?.alias();
+                for (var i = 0; i < chunks.Count; i++)
+                {
+                    var next = VideoGenerator.Stitch(video, plan[i].ToSpan(), chunks[i]);
+                    video?.Dispose();
+                    video = next;
+                }
+                return video!;
+            }, cancel);
+        }
+        finally
+        {
+            foreach (var chunk in chunks) chunk.Dispose();
+        }
     }
 
-    /// <summary>One streaming causal decode of all latents into the MP4, thumbnail and spritesheet; the latents stay beside them.</summary>
-    private async Task WriteOutputsAsync(SessionKey key, Tensor video, int fps, CancellationToken cancel)
+    /// <summary>
+    /// One streaming causal decode of all latents into the MP4, thumbnail and spritesheet. The latents stay beside them
+    /// when they decode to the output (not for a connection, whose output holds its sources' own frames).
+    /// </summary>
+    private async Task WriteOutputsAsync(SessionKey key, Tensor video, VideoJob job, ModelConfig config, CancellationToken cancel)
     {
-        var frames = new List<RgbFrame>();
-        await host.DecodeAsync(video, piece => frames.AddRange(FrameTensors.ToFrames(piece)), cancel);
+        var decoded = new List<RgbFrame>();
+        await host.DecodeAsync(video, piece => decoded.AddRange(FrameTensors.ToFrames(piece)), cancel);
+        var frames = job.Output(decoded).ToList();
         var folder = Directory.CreateTempSubdirectory("reel-session-");
         try
         {
@@ -369,7 +426,7 @@ public sealed partial class GenerationSessionGrain(
                 (Path.Combine(folder.FullName, "thumbnail.webp"), SessionArtifacts.Thumbnail(key)),
                 (Path.Combine(folder.FullName, "spritesheet.jpg"), SessionArtifacts.Spritesheet(key)),
             };
-            await VideoFiles.WriteAsync(frames, frames.Count, fps, files[0].Path, files[1].Path, files[2].Path, cancel);
+            await VideoFiles.WriteAsync(frames, frames.Count, config.FrameRate, files[0].Path, files[1].Path, files[2].Path, cancel);
             foreach (var (path, name) in files)
             {
                 await using var stream = File.OpenRead(path);
@@ -380,10 +437,15 @@ public sealed partial class GenerationSessionGrain(
         {
             folder.Delete(recursive: true);
         }
-        using (var bytes = new MemoryStream(LatentsFile.ToBytes(video)))
+        if (job.OutputLatentFrames(config) is { } kept)
+        {
+            using var output = video[.., .., ..kept];
+            using var bytes = new MemoryStream(LatentsFile.ToBytes(output));
             await artifacts.WriteAsync(SessionArtifacts.Latents(key), bytes, cancel);
-        // The whole sequence now holds every chunk: the per-chunk copies go, with any a stale duplicate left behind.
+        }
+        // The outputs now hold every chunk: the per-chunk copies go, with any a stale duplicate left behind, and a loop's first pass.
         foreach (var name in await artifacts.ListAsync(SessionArtifacts.Chunks(key), cancel)) await artifacts.DeleteAsync(name, cancel);
+        await artifacts.DeleteAsync(SessionArtifacts.LoopHead(key), cancel);
     }
 
     private void Emit(string message)

@@ -23,7 +23,7 @@ public sealed partial class ModelSiloSupervisor(
         try
         {
             var config = (await host.Loaded.WaitAsync(stopping)).Config;
-            served = new ServedModel(config.Name, [.. config.Sizes.Select(s => s.ToString())], config.SizeMultiple, config.FrameRate, config.MaxSeconds);
+            served = new ServedModel(config.Name, [.. config.Sizes.Select(s => s.ToString())], config.SizeMultiple, config.FrameRate, config.MaxSeconds, config.Durations);
         }
         catch (Exception e) when (!stopping.IsCancellationRequested)
         {

@@ -46,6 +46,9 @@ public sealed class SessionState
     [Id(15)] public string? Model { get; set; }
     [Id(16)] public string? Size { get; set; }
     [Id(17)] public double? Seconds { get; set; }
+
+    /// <summary>Whether a loop's first pass is written (<c>loop-head.safetensors</c>); it is made once.</summary>
+    [Id(18)] public bool LoopHeadCommitted { get; set; }
 }
 
 /// <summary>A <see cref="ChunkSpan"/> as stored.</summary>

@@ -44,7 +44,7 @@ public static class ReelHost
             }
             silo.AddReel(options);
         });
-        if (options.Gateway) builder.Services.AddReelGateway(options.Tenants ?? TenantDirectory.DefaultPath);
+        if (options.Gateway) builder.Services.AddReelGateway(options.GatewayOptions);
         var app = builder.Build();
         app.MapGet("/healthz", Health);
         if (options.Gateway) app.MapReelGateway();
@@ -64,7 +64,7 @@ public static class ReelHost
         builder.UseOrleansClient(client => client.UseRedisClustering(redis)
             .Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId)));
         builder.Services.AddArtifactStore(options);
-        builder.Services.AddReelGateway(options.Tenants ?? TenantDirectory.DefaultPath);
+        builder.Services.AddReelGateway(options.GatewayOptions);
         var app = builder.Build();
         app.MapReelGateway();
         return app;

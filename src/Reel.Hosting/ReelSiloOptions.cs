@@ -1,3 +1,4 @@
+using Reel.Gateway;
 using Reel.Grains;
 
 namespace Reel.Hosting;
@@ -64,6 +65,12 @@ public sealed class ReelSiloOptions
 
     /// <summary>The tenants file the gateway reads. Default <c>$XDG_CONFIG_HOME/reel/tenants.json</c>.</summary>
     public string? Tenants { get; set; }
+
+    /// <summary>Hosts whose https URLs <c>input_reference[image_url]</c> may name (Reel:ImageUrlHosts:0, ...). Default none.</summary>
+    public List<string> ImageUrlHosts { get; set; } = [];
+
+    /// <summary>The gateway's settings from these options.</summary>
+    public GatewayOptions GatewayOptions => new() { TenantsFile = Tenants ?? TenantDirectory.DefaultPath, ImageUrlHosts = ImageUrlHosts };
 
     /// <summary>Whether sessions move to another model silo of the pool after a commit: stay, balance or always. Default stay.</summary>
     public MigrationPolicy Migration { get; set; } = MigrationPolicy.Stay;

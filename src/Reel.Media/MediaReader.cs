@@ -31,6 +31,21 @@ public static class MediaReader
         [".gif"] = (MediaKind.Video, "GIF", (format, codec) => codec == "gif"),
     };
 
+    /// <summary>
+    /// The file extension <see cref="ProbeAsync"/> needs for content that starts with <paramref name="head"/> (its first
+    /// bytes), from the formats' signatures; null when it is none of the formats read here.
+    /// </summary>
+    public static string? SniffExtension(ReadOnlySpan<byte> head)
+    {
+        if (head.StartsWith((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47])) return ".png";
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF])) return ".jpg";
+        if (head.Length >= 12 && head.StartsWith("RIFF"u8) && head[8..12].SequenceEqual("WEBP"u8)) return ".webp";
+        if (head.StartsWith("GIF8"u8)) return ".gif";
+        if (head.Length >= 12 && head[4..8].SequenceEqual("ftyp"u8)) return head[8..12].SequenceEqual("qt  "u8) ? ".mov" : ".mp4";
+        if (head.StartsWith((ReadOnlySpan<byte>)[0x1A, 0x45, 0xDF, 0xA3])) return head.IndexOf("webm"u8) >= 0 ? ".webm" : ".mkv";
+        return null;
+    }
+
     /// <summary>Checks that <paramref name="path"/> exists, is within limits and is what its extension claims.</summary>
     public static async Task<MediaInfo> ProbeAsync(string path, MediaLimits? limits = null, CancellationToken cancel = default)
     {

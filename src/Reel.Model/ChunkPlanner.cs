@@ -55,18 +55,28 @@ public sealed record ChunkPlan(int Frames, int LatentFrames, ulong Seed, IReadOn
 /// </summary>
 public static class ChunkPlanner
 {
-    public static ChunkPlan Plan(ModelConfig config, int frames, ulong seed)
+    /// <summary>
+    /// The chunks of a <paramref name="frames"/>-frame timeline. When it continues an existing video whose
+    /// <paramref name="continuesAt"/> latent frames are already there, chunks start after them and the first takes the
+    /// overlap from the video's end, as any later chunk does.
+    /// </summary>
+    public static ChunkPlan Plan(ModelConfig config, int frames, ulong seed, int continuesAt = 0)
     {
         var latentFrames = FrameCount.ToLatent(config, frames);
+        if (continuesAt < 0 || continuesAt >= latentFrames)
+            throw new ModelException($"A {latentFrames}-latent-frame timeline cannot continue after latent frame {continuesAt}.");
         var chunks = new List<ChunkSpan>();
-        var first = Math.Min(config.ChunkLatentFrames, latentFrames);
-        chunks.Add(new ChunkSpan(0, 0, first, 0, ChunkSeed(seed, 0)));
-        var end = first;
+        var end = continuesAt;
+        if (continuesAt == 0)
+        {
+            end = Math.Min(config.ChunkLatentFrames, latentFrames);
+            chunks.Add(new ChunkSpan(0, 0, end, 0, ChunkSeed(seed, 0)));
+        }
         while (end < latentFrames)
         {
-            var start = end - config.OverlapLatentFrames;
+            var start = Math.Max(0, end - config.OverlapLatentFrames);
             var length = Math.Min(config.ChunkLatentFrames, latentFrames - start);
-            chunks.Add(new ChunkSpan(chunks.Count, start, length, config.OverlapLatentFrames, ChunkSeed(seed, chunks.Count)));
+            chunks.Add(new ChunkSpan(chunks.Count, start, length, end - start, ChunkSeed(seed, chunks.Count)));
             end = start + length;
         }
         return new ChunkPlan(frames, latentFrames, seed, chunks);

@@ -98,6 +98,12 @@ public sealed record ModelConfig
     /// <summary>Longest video, in seconds, a request may ask for.</summary>
     public required double MaxSeconds { get; init; }
 
+    /// <summary>
+    /// Durations in seconds this model is trained for: the HTTP API maps the OpenAI SDK's standard durations to the
+    /// nearest of them. Weights folders written before this field existed get the default, 2, 4 and 8 s.
+    /// </summary>
+    public double[] Durations { get; init; } = [2, 4, 8];
+
     [JsonIgnore] public VideoSize DefaultSize => Sizes[0];
 
     /// <summary>Pixels per token along each spatial axis: frame sizes must be multiples of it.</summary>
@@ -112,7 +118,7 @@ public sealed record ModelConfig
         ChunkLatentFrames = 3, OverlapLatentFrames = 1,
         ShiftBaseTokens = 16, ShiftBase = 1.0, ShiftMaxTokens = 256, ShiftMax = 2.0,
         DefaultSteps = 8, DefaultGuidance = 3.0,
-        Sizes = [new(32, 32), new(48, 32), new(32, 48)], MaxSeconds = 20,
+        Sizes = [new(32, 32), new(48, 32), new(32, 48)], MaxSeconds = 20, Durations = [1, 2, 4],
     };
 
     public static ModelConfig Tiny { get; } = new()
@@ -136,7 +142,7 @@ public sealed record ModelConfig
         ChunkLatentFrames = 9, OverlapLatentFrames = 2,
         ShiftBaseTokens = 256, ShiftBase = 1.5, ShiftMaxTokens = 8192, ShiftMax = 5.0,
         DefaultSteps = 30, DefaultGuidance = 5.0,
-        Sizes = [new(256, 256), new(320, 192), new(192, 320)], MaxSeconds = 60,
+        Sizes = [new(256, 256), new(320, 192), new(192, 320)], MaxSeconds = 60, Durations = [4, 8, 12],
     };
 
     public static ModelConfig Base { get; } = new()
@@ -148,7 +154,7 @@ public sealed record ModelConfig
         ChunkLatentFrames = 21, OverlapLatentFrames = 3,
         ShiftBaseTokens = 256, ShiftBase = 1.5, ShiftMaxTokens = 32768, ShiftMax = 7.0,
         DefaultSteps = 40, DefaultGuidance = 5.0,
-        Sizes = [new(512, 512), new(640, 384), new(384, 640)], MaxSeconds = 120,
+        Sizes = [new(512, 512), new(640, 384), new(384, 640)], MaxSeconds = 120, Durations = [4, 8, 12, 20],
     };
 
     public static IReadOnlyList<ModelConfig> Presets { get; } = [Test, Tiny, Small, Base];
@@ -174,6 +180,8 @@ public sealed record ModelConfig
         foreach (var size in Sizes)
             if (size.Width % SizeMultiple != 0 || size.Height % SizeMultiple != 0)
                 throw new ModelException($"{Name}: size {size} is not a multiple of {SizeMultiple}.");
+        if (Durations.Length == 0 || Durations.Any(d => !(d > 0 && d <= MaxSeconds)))
+            throw new ModelException($"{Name}: durations must be listed, each more than 0 and at most {MaxSeconds} s.");
     }
 
     [JsonIgnore]

@@ -27,6 +27,15 @@ public sealed record GenerationRequest
 
     /// <summary>SDEdit source latents for the whole video's latent timeline, and the strength.</summary>
     public SdeditStart? Edit { get; init; }
+
+    /// <summary>
+    /// Latents [1, C, n, h, w] of an existing video this one continues: they open the timeline (<see cref="Frames"/>
+    /// counts them) and the chunks start after them, the first continuing from their end (latent continuation).
+    /// </summary>
+    public Tensor? Continues { get; init; }
+
+    /// <summary>Latent frames already there before the first chunk.</summary>
+    public int ContinuesAt => (int)(Continues?.shape[2] ?? 0);
 }
 
 /// <summary>Hears of a generation's progress: each denoising step of each chunk, and each finished chunk.</summary>
@@ -48,7 +57,7 @@ public sealed class VideoGenerator(ReelModel model)
     public ChunkPlan Plan(GenerationRequest request)
     {
         Validate(Config, request);
-        return ChunkPlanner.Plan(Config, request.Frames, request.Seed);
+        return ChunkPlanner.Plan(Config, request.Frames, request.Seed, request.ContinuesAt);
     }
 
     /// <summary>
@@ -116,7 +125,7 @@ public sealed class VideoGenerator(ReelModel model)
     public Tensor GenerateLatents(GenerationRequest request, IGenerationProgress? progress = null)
     {
         var plan = Plan(request);
-        Tensor? video = null;
+        var video = request.Continues?.alias();
         foreach (var chunk in plan.Chunks)
         {
             using var latents = GenerateChunk(request, chunk, video, progress);
@@ -180,10 +189,12 @@ public sealed class VideoGenerator(ReelModel model)
         if (request.Size.Width % multiple != 0 || request.Size.Height % multiple != 0)
             throw new ModelException($"Size {request.Size} is not a multiple of {multiple} in both dimensions for model '{config.Name}'.");
         FrameCount.Require(config, request.Frames);
-        // A mode's timeline may carry existing footage as context at both ends beyond the new video's length.
+        // A mode's timeline may carry existing footage as context at both ends beyond the new video's length; a
+        // continued video's own frames do not count.
         var context = 2 * config.TemporalCompression * config.ContextLatentFrames;
-        if (request.Frames > FrameCount.ForSeconds(config, config.MaxSeconds) + context)
-            throw new ModelException($"{FrameCount.Seconds(config, request.Frames):0.##} s is longer than model '{config.Name}' allows ({config.MaxSeconds} s).");
+        var newFrames = request.Frames - (request.ContinuesAt > 0 ? FrameCount.ToPixel(config, request.ContinuesAt) : 0);
+        if (newFrames > FrameCount.ForSeconds(config, config.MaxSeconds) + context)
+            throw new ModelException($"{FrameCount.Seconds(config, newFrames):0.##} s is longer than model '{config.Name}' allows ({config.MaxSeconds} s).");
         if (request.Steps is < 1) throw new ModelException($"Steps must be at least 1, got {request.Steps}.");
         if (request.Guidance is < 0 or > 50) throw new ModelException($"Guidance must be between 0 and 50, got {request.Guidance}.");
         var latentFrames = FrameCount.ToLatent(config, request.Frames);
@@ -195,6 +206,9 @@ public sealed class VideoGenerator(ReelModel model)
             if (span.Latents.shape[1] != config.LatentChannels || span.Latents.shape[3] != h || span.Latents.shape[4] != w)
                 throw new ModelException("Given latents do not match the requested size.");
         }
+        if (request.Continues is { } continues && (request.ContinuesAt >= latentFrames || continues.shape[1] != config.LatentChannels
+                || continues.shape[3] != h || continues.shape[4] != w))
+            throw new ModelException("The continued video does not match the requested size, or leaves nothing to generate.");
         if (request.Edit is { } edit && (edit.Latents.shape[2] != latentFrames || edit.Latents.shape[3] != h || edit.Latents.shape[4] != w))
             throw new ModelException("The edit source does not match the requested size and length.");
     }

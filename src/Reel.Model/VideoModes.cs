@@ -1,3 +1,4 @@
+using Reel.Media;
 using static TorchSharp.torch;
 
 namespace Reel.Model;
@@ -12,12 +13,30 @@ public sealed record VideoJob(GenerationRequest Request, Tensor? Before = null, 
 {
     public int OutputFrames => (int)(Before?.shape[2] ?? 0) + Request.Frames - DropHead - DropTail + (int)(After?.shape[2] ?? 0);
 
+    /// <summary>The output video's frames in order, from the decoded timeline: Before, the kept part, After.</summary>
+    public IEnumerable<RgbFrame> Output(IEnumerable<RgbFrame> decoded)
+    {
+        if (Before is not null) foreach (var frame in FrameTensors.ToFrames(Before)) yield return frame;
+        foreach (var frame in decoded.Take(Request.Frames - DropTail).Skip(DropHead)) yield return frame;
+        if (After is not null) foreach (var frame in FrameTensors.ToFrames(After)) yield return frame;
+    }
+
+    /// <summary>
+    /// Latent frames of the timeline that decode to exactly the output (the decoder is causal, so a dropped tail of
+    /// whole latent frames leaves the rest as it is); null when the output joins footage the timeline does not hold.
+    /// </summary>
+    public int? OutputLatentFrames(ModelConfig config) =>
+        Before is null && After is null && DropHead == 0 && DropTail % config.TemporalCompression == 0
+            ? FrameCount.ToLatent(config, Request.Frames) - DropTail / config.TemporalCompression
+            : null;
+
     public void Dispose()
     {
         Before?.Dispose();
         After?.Dispose();
         foreach (var span in Request.Given) span.Latents.Dispose();
         Request.Edit?.Latents.Dispose();
+        Request.Continues?.Dispose();
     }
 }
 
@@ -28,6 +47,9 @@ public sealed record VideoJob(GenerationRequest Request, Tensor? Before = null, 
 /// </summary>
 public sealed class VideoModes(VideoGenerator generator, ModelConfig config)
 {
+    /// <summary>The SDEdit strength of an edit that names none: enough to follow a new prompt, keeping the source's layout and motion.</summary>
+    public const double DefaultEditStrength = 0.6;
+
     private int Ft => config.TemporalCompression;
 
     public static VideoJob TextToVideo(GenerationRequest request) => new(request);
@@ -66,10 +88,27 @@ public sealed class VideoModes(VideoGenerator generator, ModelConfig config)
     /// <summary>SDEdit: the source re-generated under the prompt from its latents noised to <paramref name="strength"/>.</summary>
     public VideoJob Edit(GenerationRequest request, Tensor source, double strength)
     {
-        var frames = (int)source.shape[2];
-        var usable = 1 + (frames - 1) / Ft * Ft;
-        return new(request with { Frames = usable, Edit = new SdeditStart(generator.EncodeLatents(source[.., .., ..usable]), strength) });
+        using var latents = Encode(source);
+        return EditLatents(request, latents, strength);
     }
+
+    /// <summary>A video's latents: its first 1 + k·f_t frames (a trailing partial group is dropped), encoded.</summary>
+    public Tensor Encode(Tensor source)
+    {
+        var usable = 1 + ((int)source.shape[2] - 1) / Ft * Ft;
+        return generator.EncodeLatents(source[.., .., ..usable]);
+    }
+
+    /// <summary>SDEdit from the source's latents, as a video's latents artifact holds them.</summary>
+    public VideoJob EditLatents(GenerationRequest request, Tensor sourceLatents, double strength) =>
+        new(request with { Frames = FrameCount.ToPixel(config, (int)sourceLatents.shape[2]), Edit = new SdeditStart(sourceLatents.alias(), strength) });
+
+    /// <summary>
+    /// Latent continuation: <paramref name="newFrames"/> (a multiple of f_t) after a video given as its latents, the
+    /// first new chunk continuing from their last frames. The output decodes the source's latents and the new ones together.
+    /// </summary>
+    public VideoJob Continue(GenerationRequest request, Tensor sourceLatents, int newFrames) =>
+        new(request with { Frames = FrameCount.ToPixel(config, (int)sourceLatents.shape[2]) + newFrames, Continues = sourceLatents.alias() });
 
     /// <summary>
     /// A video whose last frame leads into its first. The first chunk is generated (from the image when given); the
@@ -77,12 +116,26 @@ public sealed class VideoModes(VideoGenerator generator, ModelConfig config)
     /// </summary>
     public VideoJob Loop(GenerationRequest request, Tensor? image, IGenerationProgress? progress = null)
     {
+        var (start, firstChunk) = LoopHead(request, image);
+        using (start)
+        {
+            using var headLatents = generator.GenerateChunk(start.Request, firstChunk, null, progress);
+            return Loop(request, headLatents);
+        }
+    }
+
+    /// <summary>A loop's first pass: the job and chunk whose latents <see cref="Loop(GenerationRequest, Tensor)"/> takes.</summary>
+    public (VideoJob Start, ChunkSpan Chunk) LoopHead(GenerationRequest request, Tensor? image)
+    {
         var start = image is null ? TextToVideo(request) : ImageToVideo(request, image);
-        var firstChunk = generator.Plan(start.Request).Chunks[0];
-        using var headLatents = generator.GenerateChunk(start.Request, firstChunk, null, progress);
-        start.Dispose();
+        return (start, generator.Plan(start.Request).Chunks[0]);
+    }
+
+    /// <summary>The loop itself, from the latents of its first pass (<see cref="LoopHead"/>).</summary>
+    public VideoJob Loop(GenerationRequest request, Tensor headLatents)
+    {
         var contextFrames = Ft * config.ContextLatentFrames;
-        if (request.Frames <= contextFrames || firstChunk.Length <= config.ContextLatentFrames)
+        if (request.Frames <= contextFrames || headLatents.shape[2] <= config.ContextLatentFrames)
             throw new ModelException($"A loop needs more than {contextFrames} frames.");
         using var decoded = cat(generator.Decode(headLatents).ToList(), 0);
         using var head = decoded[..contextFrames].permute(1, 0, 2, 3).unsqueeze(0);

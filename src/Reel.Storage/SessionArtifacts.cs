@@ -19,11 +19,22 @@ public static class SessionArtifacts
     /// <summary>The whole video's latent sequence, kept beside the MP4 for extensions and remixes.</summary>
     public static ArtifactName Latents(SessionKey key) => Named(key, "latents.safetensors");
 
+    /// <summary>A loop's first pass: the latents its ends are made from, kept until the session ends.</summary>
+    public static ArtifactName LoopHead(SessionKey key) => Named(key, "loop-head.safetensors");
+
     public static ArtifactName Video(SessionKey key) => Named(key, "video.mp4");
 
     public static ArtifactName Thumbnail(SessionKey key) => Named(key, "thumbnail.webp");
 
     public static ArtifactName Spritesheet(SessionKey key) => Named(key, "spritesheet.jpg");
+
+    /// <summary>A file a tenant uploaded as a request's input (<paramref name="extension"/> with its dot), deleted when its session ends.</summary>
+    public static ArtifactName NewUpload(string tenant, string extension) =>
+        ArtifactName.Of(tenant, "uploads", Guid.NewGuid().ToString("N") + extension);
+
+    /// <summary>Whether <paramref name="name"/> is one of <paramref name="tenant"/>'s uploads: a session reads no other tenant's files.</summary>
+    public static bool IsUploadOf(string tenant, ArtifactName name) =>
+        name.Value.StartsWith($"{tenant}/uploads/", StringComparison.Ordinal) && name.Value.Count(c => c == '/') == 2;
 
     private static ArtifactName Named(SessionKey key, string file) => ArtifactName.Of(key.Tenant, "sessions", key.Session, file);
 }
