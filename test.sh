@@ -34,6 +34,11 @@ if [[ ! -x "$tools/node_modules/.bin/azurite-blob" ]]; then
   npm install --prefix "$tools" --silent --no-audit --no-fund azurite@3.37.0 >/dev/null
 fi
 export REEL_AZURITE_BLOB="$tools/node_modules/.bin/azurite-blob"
+# The official openai SDK the conformance test drives, at the version its lock file pins.
+if [[ ! -d tests/conformance/node_modules/openai ]]; then
+  need_apt npm npm
+  npm ci --prefix tests/conformance --silent --no-audit --no-fund >/dev/null
+fi
 
 dotnet build Orleans.sln -c Release -nologo -v quiet --tl:off
 
