@@ -45,16 +45,22 @@ public static class GatewayEndpoints
             o.SwaggerEndpoint("/openapi/v1.json", "Reel Videos API");
         });
         var v1 = app.MapGroup("/v1").AddEndpointFilter(Authenticate).AddEndpointFilter(Refusals);
-        v1.MapPost("/videos", Create).DisableAntiforgery();
-        v1.MapPost("/videos/{id}/remix", Remix).DisableAntiforgery();
-        v1.MapPost("/videos/extensions", Extend).DisableAntiforgery();
-        v1.MapPost("/videos/edits", Edit).DisableAntiforgery();
-        v1.MapGet("/videos", List);
-        v1.MapGet("/videos/{id}", Retrieve);
-        v1.MapDelete("/videos/{id}", Delete);
-        v1.MapGet("/videos/{id}/content", Content);
-        v1.MapPost("/videos/{id}/cancel", Cancel);
-        v1.MapGet("/models", Models);
+        // Create bodies are read by hand (JSON or form, the SDK's bracketed fields): the document says what they take.
+        string[] bodies = ["application/json", "multipart/form-data"];
+        v1.MapPost("/videos", Create).DisableAntiforgery().Accepts<object>(bodies[0], bodies[1..]).Produces<VideoObject>()
+            .WithSummary("Create a video").WithDescription("prompt (required), model, seconds, size, input_reference (image file or [image_url]); Reel's own: seed, steps, guidance, loop, connect (two video ids).");
+        v1.MapPost("/videos/{id}/remix", Remix).DisableAntiforgery().Accepts<object>(bodies[0], bodies[1..]).Produces<VideoObject>()
+            .WithSummary("Remix a completed video").WithDescription("prompt; Reel's own: strength in (0, 1], default 0.6 (SDEdit).");
+        v1.MapPost("/videos/extensions", Extend).DisableAntiforgery().Accepts<object>(bodies[0], bodies[1..]).Produces<VideoObject>()
+            .WithSummary("Extend a video").WithDescription("prompt, seconds (the new segment), video (a file or video[id]): the source, then the new segment by latent continuation.");
+        v1.MapPost("/videos/edits", Edit).DisableAntiforgery().Accepts<object>(bodies[0], bodies[1..]).Produces<VideoObject>()
+            .WithSummary("Edit a video").WithDescription("prompt, video (a file or video[id]); Reel's own: strength (SDEdit).");
+        v1.MapGet("/videos", List).WithSummary("List the tenant's videos, a page at a time");
+        v1.MapGet("/videos/{id}", Retrieve).Produces<VideoObject>().WithSummary("Retrieve a video");
+        v1.MapDelete("/videos/{id}", Delete).WithSummary("Delete a completed or failed video");
+        v1.MapGet("/videos/{id}/content", Content).WithSummary("Download the video, its thumbnail or its spritesheet");
+        v1.MapPost("/videos/{id}/cancel", Cancel).Produces<VideoObject>().WithSummary("Cancel a queued or running video (Reel's own)");
+        v1.MapGet("/models", Models).WithSummary("The model this tenant's pool serves, with its sizes and durations");
         // Characters are a Sora feature Reel does not have: a clear error the SDK does not retry.
         v1.MapPost("/videos/characters", () => ApiError.Invalid("Characters are not supported by Reel.", "characters", "unsupported"));
         v1.MapGet("/videos/characters/{id}", (string id) => ApiError.Invalid("Characters are not supported by Reel.", "characters", "unsupported"));

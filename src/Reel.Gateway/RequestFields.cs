@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Reel.Gateway;
 
@@ -27,6 +28,9 @@ public sealed class RequestFields
     {
         if (request.ContentLength > GatewayEndpoints.MaxBodyBytes)
             throw new ApiException(ApiError.TooLarge($"The request body is larger than {GatewayEndpoints.MaxBodyBytes / (1024 * 1024)} MB."));
+        // A body without a length (chunked) is cut off by the server as it grows past the limit.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = GatewayEndpoints.MaxBodyBytes;
         var fields = new RequestFields();
         if (request.HasFormContentType)
         {
