@@ -47,9 +47,10 @@ public interface IPoolGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Queues a new session of <paramref name="tenant"/>; <paramref name="weights"/> pins a weights version, null
-    /// takes the pool's newest. Returns the session (queued, or already started when a slot was free).
+    /// takes the pool's newest; <paramref name="share"/> is the tenant's weight in the pool's weighted round-robin.
+    /// Returns the session (queued, or already started when a slot was free).
     /// </summary>
-    Task<SessionSnapshot> Submit(string tenant, VideoRequest request, string? weights = null);
+    Task<SessionSnapshot> Submit(string tenant, VideoRequest request, string? weights = null, double share = 1);
 
     /// <summary>The session while it waits in this queue (or was cancelled there), else null.</summary>
     [AlwaysInterleave]
@@ -79,17 +80,84 @@ public interface IPoolGrain : IGrainWithStringKey
     Task<IReadOnlyList<SiloLoad>> Loads();
 }
 
-/// <summary>A tenant's videos in creation order (key: the tenant), durable: what listing pages through.</summary>
-public interface ITenantVideosGrain : IGrainWithStringKey
+/// <summary>
+/// A tenant's account (key: the tenant), durable: its videos in creation order (what listing pages through), the
+/// counters its limits are checked against (shared by every gateway replica), its usage per day, its idempotency keys,
+/// and the sweep that expires its videos and deletes orphaned artifacts. Creates of one tenant are serialised here.
+/// </summary>
+public interface ITenantAccountGrain : IGrainWithStringKey
 {
-    Task Add(SessionKey key, DateTimeOffset createdAt);
+    /// <summary>Creates a video unless a limit refuses it; an idempotency key seen before replays or conflicts.</summary>
+    Task<CreateResult> Create(CreateVideo command);
+
+    /// <summary>A session ended (completed, failed or cancelled): its slot frees and its usage is counted, once.</summary>
+    Task Finished(SessionKey key, SessionUsage usage);
 
     Task Remove(SessionKey key);
 
     /// <summary>Up to <paramref name="limit"/> keys after the one named <paramref name="after"/> (by video id), newest first unless ascending.</summary>
     [ReadOnly]
     Task<VideoPage> Page(string? after, int limit, bool ascending);
+
+    /// <summary>Usage of the last <paramref name="days"/> UTC days (today included), newest first.</summary>
+    [ReadOnly]
+    Task<IReadOnlyList<DailyUsage>> Usage(int days);
+
+    /// <summary>Deletes expired videos and orphaned artifacts now (the account also does it every sweep period).</summary>
+    Task<SweepReport> Sweep();
 }
+
+/// <summary>A tenant's limits from the tenants file, handed to its account with each create; null is unlimited.</summary>
+[GenerateSerializer, Immutable]
+public sealed record TenantLimits
+{
+    [Id(0)] public int? MaxActiveVideos { get; init; }
+    [Id(1)] public double? SecondsPerDay { get; init; }
+    [Id(2)] public long? StorageBytes { get; init; }
+
+    /// <summary>The tenant's share of its pool's model silos when tenants compete (weighted round-robin).</summary>
+    [Id(3)] public double Weight { get; init; } = 1;
+
+    public static TenantLimits None { get; } = new();
+}
+
+/// <summary>
+/// A create as the account checks it: <paramref name="ChargedSeconds"/> count toward the tenant's seconds per day;
+/// <paramref name="Fingerprint"/> identifies the request (parsed fields, uploads' hashes) under its idempotency key.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record CreateVideo(
+    [property: Id(0)] string Pool,
+    [property: Id(1)] VideoRequest Request,
+    [property: Id(2)] TenantLimits Limits,
+    [property: Id(3)] double ChargedSeconds,
+    [property: Id(4)] string? IdempotencyKey = null,
+    [property: Id(5)] string? Fingerprint = null,
+    [property: Id(6)] string? Weights = null);
+
+/// <summary>The created (or, for a repeated idempotency key, the original) video, or why none was created.</summary>
+[GenerateSerializer, Immutable]
+public sealed record CreateResult([property: Id(0)] SessionSnapshot? Video, [property: Id(1)] Refusal? Refusal, [property: Id(2)] bool Replayed = false);
+
+/// <summary>A limit that refused a create: retry after <paramref name="RetryAfter"/>, or never (null: a conflict).</summary>
+[GenerateSerializer, Immutable]
+public sealed record Refusal([property: Id(0)] string Code, [property: Id(1)] string Message, [property: Id(2)] TimeSpan? RetryAfter);
+
+/// <summary>What a finished session used: seconds of video made (0 unless completed) and model time spent.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SessionUsage([property: Id(0)] bool Completed, [property: Id(1)] double Seconds, [property: Id(2)] double ModelSeconds);
+
+/// <summary>A tenant's usage on one UTC day: videos completed, their seconds, model time, seconds requested.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DailyUsage(
+    [property: Id(0)] DateOnly Day,
+    [property: Id(1)] int Videos,
+    [property: Id(2)] double Seconds,
+    [property: Id(3)] double ModelSeconds,
+    [property: Id(4)] double RequestedSeconds);
+
+[GenerateSerializer, Immutable]
+public sealed record SweepReport([property: Id(0)] int ExpiredVideos, [property: Id(1)] int DeletedArtifacts);
 
 [GenerateSerializer, Immutable]
 public sealed record VideoPage([property: Id(0)] IReadOnlyList<SessionKey> Keys, [property: Id(1)] bool HasMore);

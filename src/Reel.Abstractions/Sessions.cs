@@ -55,6 +55,9 @@ public sealed record VideoRequest
     /// <summary>The video id this one remixes (an <see cref="Edit"/> of it under a new prompt).</summary>
     [Id(16)] public string? RemixedFrom { get; init; }
 
+    /// <summary>How long the video is kept once it ends (the tenant's retention); null keeps it until deleted.</summary>
+    [Id(17)] public TimeSpan? Retention { get; init; }
+
     /// <summary>Every input the request names.</summary>
     public IEnumerable<MediaInput> Inputs => new[] { Image, Extend, Edit }.OfType<MediaInput>().Concat(Connect);
 }
@@ -126,6 +129,10 @@ public sealed record SessionSnapshot
     [Id(16)] public string? Model { get; init; }
     [Id(17)] public string? Size { get; init; }
     [Id(18)] public double? Seconds { get; init; }
+
+    /// <summary>When a model silo first started it, and when it expires (its end plus the tenant's retention).</summary>
+    [Id(19)] public DateTimeOffset? StartedAt { get; init; }
+    [Id(20)] public DateTimeOffset? ExpiresAt { get; init; }
 
     public bool IsFinished => Status is SessionStatus.Completed or SessionStatus.Failed or SessionStatus.Cancelled;
 }

@@ -291,44 +291,14 @@ public static class LongBenchCommand
         return new ReelProcess(process, silo, gateway, http);
     }
 
-    private sealed class Client(IHost host) : IAsyncDisposable
-    {
-        public ReelSessions Sessions { get; } = new(host.Services.GetRequiredService<IClusterClient>());
-
-        public async ValueTask DisposeAsync()
-        {
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await host.StopAsync(stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                // The server it talked to may be gone.
-            }
-            host.Dispose();
-        }
-    }
-
     /// <summary>Waits for the server's health endpoint, then connects a cluster client to its gateway.</summary>
-    private static Task<Client> ConnectAsync(int gateway, int http, CancellationToken cancel) =>
+    private static Task<ClusterClient> ConnectAsync(int gateway, int http, CancellationToken cancel) =>
         ConnectAsync(c => c.UseLocalhostClustering(gateway, serviceId: "reel", clusterId: "reel"), http, cancel);
 
-    private static async Task<Client> ConnectAsync(Action<IClientBuilder> connect, int http, CancellationToken cancel)
+    private static async Task<ClusterClient> ConnectAsync(Action<IClientBuilder> connect, int http, CancellationToken cancel)
     {
         await HealthyAsync(http, cancel);
-        var builder = Host.CreateApplicationBuilder();
-        // The client's connection warnings when the benchmark kills a server are expected: keep the report clean.
-        builder.Logging.ClearProviders();
-        // A status check answers in milliseconds; a call stuck on a killed gateway must not hide the failover for 30 s.
-        builder.UseOrleansClient(c =>
-        {
-            connect(c);
-            c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(2));
-        });
-        var host = builder.Build();
-        await host.StartAsync(cancel);
-        return new Client(host);
+        return await ClusterClient.ConnectAsync(connect, cancel);
     }
 
     /// <summary>Waits for 200 from a server's health endpoint: its model is loaded.</summary>

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Reel.Abstractions;
 using Reel.Gateway;
+using Microsoft.Extensions.Hosting;
+using Reel.Hosting;
 
 namespace Reel.Cli;
 
@@ -18,7 +20,15 @@ public static class TenantsCommand
         var pool = new Option<string>("--pool") { Description = "The pool its videos are made in", DefaultValueFactory = _ => "default" };
         var weight = new Option<double>("--weight") { Description = "Its share of the pool", DefaultValueFactory = _ => 1 };
         var maxActive = new Option<int?>("--max-active") { Description = "Videos it may have queued or running at once (default unlimited)" };
-        var add = new Command("add", "Add a tenant with a new key (printed once)") { name, file, pool, weight, maxActive };
+        var maxSeconds = new Option<double?>("--max-seconds") { Description = "Longest video it may ask for, in seconds (default: the model's maximum)" };
+        var perDay = new Option<double?>("--seconds-per-day") { Description = "Seconds of video it may ask for per UTC day (default unlimited)" };
+        var perMinute = new Option<int?>("--requests-per-minute") { Description = "Requests per minute, per gateway replica (default unlimited)" };
+        var storage = new Option<long?>("--storage-bytes") { Description = "Bytes its videos and uploads may take (default unlimited)" };
+        var retention = new Option<double>("--retention-hours") { Description = "How long a video is kept after it ends", DefaultValueFactory = _ => 168 };
+        var add = new Command("add", "Add a tenant with a new key (printed once)")
+        {
+            name, file, pool, weight, maxActive, maxSeconds, perDay, perMinute, storage, retention,
+        };
         add.SetAction(result => Run(() =>
         {
             var path = result.GetValue(file)!.FullName;
@@ -29,10 +39,16 @@ public static class TenantsCommand
             if (!SessionKey.IsValidPool(result.GetValue(pool)!)) throw new TenantsFileException($"Pool '{result.GetValue(pool)}' is not 1-32 lowercase letters, digits and '-'.");
             if (!(result.GetValue(weight) > 0)) throw new TenantsFileException("--weight must be more than 0.");
             if (result.GetValue(maxActive) is < 1) throw new TenantsFileException("--max-active must be at least 1.");
+            if (result.GetValue(perMinute) is < 1) throw new TenantsFileException("--requests-per-minute must be at least 1.");
+            if (result.GetValue(storage) is < 1) throw new TenantsFileException("--storage-bytes must be at least 1.");
+            foreach (var (flag, value) in new[] { ("--max-seconds", result.GetValue(maxSeconds)), ("--seconds-per-day", result.GetValue(perDay)), ("--retention-hours", result.GetValue(retention)) })
+                if (value is not null && !(value > 0)) throw new TenantsFileException($"{flag} must be more than 0.");
             var (key, stored) = ApiKeys.Create();
             tenants.With(new Tenant
             {
                 Name = tenantName, Keys = [stored], Pool = result.GetValue(pool)!, Weight = result.GetValue(weight), MaxActiveVideos = result.GetValue(maxActive),
+                MaxSecondsPerVideo = result.GetValue(maxSeconds), SecondsPerDay = result.GetValue(perDay), RequestsPerMinute = result.GetValue(perMinute),
+                StorageBytes = result.GetValue(storage), RetentionHours = result.GetValue(retention),
             }).Write(path);
             Console.Error.WriteLine($"Tenant '{tenantName}' added to {path}; its key (shown once, only its hash is kept):");
             Console.WriteLine(key);
@@ -70,7 +86,29 @@ public static class TenantsCommand
             Console.Error.WriteLine(id is null ? $"Every key of '{tenant.Name}' revoked." : $"Key {id} of '{tenant.Name}' revoked.");
         }));
 
-        return new Command("tenants", "Manage the tenants file the gateway reads") { add, list, rotate, revoke };
+        var redis = new Option<string?>("--redis") { Description = "The cluster's Redis (without it: the `reel serve` on this machine)" };
+        var gatewayPort = new Option<int>("--gateway-port") { Description = "The local `reel serve`'s client gateway port", DefaultValueFactory = _ => 30000 };
+        var days = new Option<int>("--days") { Description = "UTC days to show, today first", DefaultValueFactory = _ => 7 };
+        var usage = new Command("usage", "A tenant's usage per UTC day: videos, seconds of video, model seconds, seconds asked for")
+        {
+            name, redis, gatewayPort, days,
+        };
+        usage.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
+        {
+            if (result.GetValue(days) is < 1 or > 366) throw new ReelConfigurationException("--days must be between 1 and 366.");
+            var tenant = result.GetValue(name)!;
+            if (!SessionKey.IsValidTenant(tenant)) throw new ReelConfigurationException($"'{tenant}' is not a tenant name.");
+            await using var client = await ClusterClient.ConnectAsync(c =>
+            {
+                if (result.GetValue(redis) is { } connection) c.UseRedisClustering(connection);
+                else c.UseLocalhostClustering(result.GetValue(gatewayPort), serviceId: "reel", clusterId: "reel");
+            }, cancel);
+            Console.WriteLine("date\tvideos\tseconds\tmodel_seconds\trequested_seconds");
+            foreach (var day in await client.Sessions.UsageAsync(tenant, result.GetValue(days)))
+                Console.WriteLine(FormattableString.Invariant($"{day.Day:yyyy-MM-dd}\t{day.Videos}\t{day.Seconds:0.###}\t{day.ModelSeconds:0.###}\t{day.RequestedSeconds:0.###}"));
+        }));
+
+        return new Command("tenants", "Manage the tenants file the gateway reads; see a tenant's usage") { add, list, rotate, revoke, usage };
     }
 
     private static Tenant Existing(TenantsFile tenants, string name) =>

@@ -20,6 +20,11 @@ public static class ApiError
     public static IResult UnsupportedMediaType(string message) =>
         Envelope(StatusCodes.Status415UnsupportedMediaType, message, "invalid_request_error", null, "unsupported_media_type", retry: false);
 
+    /// <summary>A limit is reached: 429 with <c>Retry-After</c> (whole seconds), which the SDK honours when it retries.</summary>
+    public static IResult LimitReached(string message, string code, TimeSpan retryAfter) =>
+        new RetryAfterResult(Envelope(StatusCodes.Status429TooManyRequests, message, "rate_limit_error", null, code, retry: null),
+            (long)Math.Ceiling(Math.Max(1, retryAfter.TotalSeconds)));
+
     public static IResult Unauthorized() =>
         Envelope(StatusCodes.Status401Unauthorized, "Incorrect or missing API key. Pass 'Authorization: Bearer <key>'.", "invalid_request_error", null, "invalid_api_key", retry: false);
 
@@ -29,6 +34,15 @@ public static class ApiError
     /// <summary><c>x-should-retry: false</c> where a retry cannot succeed: the SDK otherwise retries 409, 429 and 5xx.</summary>
     private static IResult Envelope(int status, string message, string type, string? param, string code, bool? retry) =>
         new EnvelopeResult(status, new { error = new { message, type, param, code } }, retry);
+
+    private sealed class RetryAfterResult(IResult inner, long seconds) : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return inner.ExecuteAsync(context);
+        }
+    }
 
     private sealed class EnvelopeResult(int status, object body, bool? retry) : IResult
     {

@@ -23,6 +23,7 @@ public static class GatewayEndpoints
     {
         services.AddSingleton(options);
         services.AddSingleton<RequestInputs>();
+        services.AddSingleton<TenantRateLimiter>();
         services.AddSingleton(sp => new TenantDirectory(options.TenantsFile, TimeSpan.FromSeconds(2), sp.GetRequiredService<ILogger<TenantDirectory>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TenantDirectory>());
         services.AddSingleton(sp => new ReelSessions(sp.GetRequiredService<IGrainFactory>()));
@@ -61,6 +62,8 @@ public static class GatewayEndpoints
         v1.MapGet("/videos/{id}/content", Content).WithSummary("Download the video, its thumbnail or its spritesheet");
         v1.MapPost("/videos/{id}/cancel", Cancel).Produces<VideoObject>().WithSummary("Cancel a queued or running video (Reel's own)");
         v1.MapGet("/models", Models).WithSummary("The model this tenant's pool serves, with its sizes and durations");
+        v1.MapGet("/videos/{id}/events", Events).WithSummary("Server-Sent Events of a video's progress until it ends (Reel's own)");
+        v1.MapGet("/usage", Usage).WithSummary("The tenant's usage per UTC day (Reel's own)");
         // Characters are a Sora feature Reel does not have: a clear error the SDK does not retry.
         v1.MapPost("/videos/characters", () => ApiError.Invalid("Characters are not supported by Reel.", "characters", "unsupported"));
         v1.MapGet("/videos/characters/{id}", (string id) => ApiError.Invalid("Characters are not supported by Reel.", "characters", "unsupported"));
@@ -74,6 +77,10 @@ public static class GatewayEndpoints
         var tenant = context.HttpContext.RequestServices.GetRequiredService<TenantDirectory>().Authenticate(key);
         if (tenant is null) return ApiError.Unauthorized();
         context.HttpContext.Items[TenantItem] = tenant;
+        using var permit = context.HttpContext.RequestServices.GetRequiredService<TenantRateLimiter>().Acquire(tenant);
+        if (!permit.IsAcquired)
+            return ApiError.LimitReached($"At most {tenant.RequestsPerMinute} requests per minute (per gateway replica).", "rate_limit_exceeded",
+                TenantRateLimiter.RetryAfter(permit));
         return await next(context);
     }
 
@@ -110,7 +117,7 @@ public static class GatewayEndpoints
     public const long MaxBodyBytes = 25 * 1024 * 1024;
 
     /// <summary>Text to video; with <c>input_reference</c> image to video; Reel's own <c>loop</c> and <c>connect</c>.</summary>
-    private static async Task<IResult> Create(HttpContext http, ReelSessions sessions, RequestInputs inputs)
+    private static async Task<IResult> Create(HttpContext http, ReelSessions sessions, RequestInputs inputs, IArtifactStore artifacts)
     {
         var form = await RequestFields.ReadAsync(http.Request);
         var (request, served) = await CommonAsync(http, form, sessions, length: true, size: true);
@@ -123,41 +130,61 @@ public static class GatewayEndpoints
         if (connect.Count == 2 && (loop || image is not null))
             throw new ApiException(ApiError.Invalid("'connect' joins two videos: it takes no input_reference or loop.", "connect", "invalid_value"));
         var sources = new List<MediaInput>();
-        foreach (var id in connect) sources.Add(await inputs.VideoIdAsync(tenant, id, "connect"));
-        return await CreateAsync(http, sessions, request with { Image = image, Loop = loop, Connect = sources });
+        foreach (var id in connect) sources.Add((await inputs.VideoIdAsync(tenant, id, "connect")).Input);
+        return await CreateAsync(http, sessions, artifacts, form, request with { Image = image, Loop = loop, Connect = sources }, request.Seconds ?? DefaultSeconds);
     }
 
     /// <summary>The source video re-generated under a new prompt (SDEdit at Reel's default strength unless <c>strength</c> is given).</summary>
-    private static async Task<IResult> Remix(HttpContext http, string id, ReelSessions sessions, RequestInputs inputs)
+    private static async Task<IResult> Remix(HttpContext http, string id, ReelSessions sessions, RequestInputs inputs, IArtifactStore artifacts)
     {
         var form = await RequestFields.ReadAsync(http.Request);
         var (request, _) = await CommonAsync(http, form, sessions, length: false, size: false);
         var source = await inputs.VideoIdAsync(TenantOf(http), id, "id");
-        return await CreateAsync(http, sessions, request with { Edit = source, Strength = Strength(form), RemixedFrom = id });
+        return await CreateAsync(http, sessions, artifacts, form, request with { Edit = source.Input, Strength = Strength(form), RemixedFrom = id }, source.Seconds);
     }
 
     /// <summary>A video (<c>video</c> file or <c>video[id]</c>) and <c>seconds</c> more after it, by latent continuation.</summary>
-    private static async Task<IResult> Extend(HttpContext http, ReelSessions sessions, RequestInputs inputs)
+    private static async Task<IResult> Extend(HttpContext http, ReelSessions sessions, RequestInputs inputs, IArtifactStore artifacts)
     {
         var form = await RequestFields.ReadAsync(http.Request);
         var (request, served) = await CommonAsync(http, form, sessions, length: true, size: false);
         var source = await inputs.VideoAsync(TenantOf(http), form, served, http.RequestAborted);
-        return await CreateAsync(http, sessions, request with { Extend = source });
+        return await CreateAsync(http, sessions, artifacts, form, request with { Extend = source.Input }, request.Seconds ?? DefaultSeconds);
     }
 
     /// <summary>Video to video: the <c>video</c> (file or <c>video[id]</c>) re-generated under the prompt by SDEdit.</summary>
-    private static async Task<IResult> Edit(HttpContext http, ReelSessions sessions, RequestInputs inputs)
+    private static async Task<IResult> Edit(HttpContext http, ReelSessions sessions, RequestInputs inputs, IArtifactStore artifacts)
     {
         var form = await RequestFields.ReadAsync(http.Request);
         var (request, served) = await CommonAsync(http, form, sessions, length: false, size: false);
         var source = await inputs.VideoAsync(TenantOf(http), form, served, http.RequestAborted);
-        return await CreateAsync(http, sessions, request with { Edit = source, Strength = Strength(form) });
+        return await CreateAsync(http, sessions, artifacts, form, request with { Edit = source.Input, Strength = Strength(form) }, source.Seconds);
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, ReelSessions sessions, VideoRequest request)
+    /// <summary>A video that names no length is this long (as <c>reel generate</c>).</summary>
+    private const double DefaultSeconds = 2;
+
+    /// <summary>
+    /// Creates the video through the tenant's account, which checks the limits its counters hold for every gateway
+    /// replica and the <c>Idempotency-Key</c>; <paramref name="charge"/> counts toward the tenant's seconds per day.
+    /// </summary>
+    private static async Task<IResult> CreateAsync(HttpContext http, ReelSessions sessions, IArtifactStore artifacts, RequestFields form,
+        VideoRequest request, double charge)
     {
         var tenant = TenantOf(http);
-        return Results.Ok(VideoObject.From(await sessions.CreateAsync(tenant.Name, tenant.Pool, request)));
+        var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 } header ? header : null;
+        if (idempotencyKey is { Length: > 255 })
+            throw new ApiException(ApiError.Invalid("Idempotency-Key is at most 255 characters.", "Idempotency-Key", "invalid_value"));
+        var command = new CreateVideo(tenant.Pool, request with { Retention = TimeSpan.FromHours(tenant.RetentionHours) }, tenant.Limits, charge,
+            idempotencyKey, idempotencyKey is null ? null : await form.FingerprintAsync(http.Request.Path, http.RequestAborted));
+        var result = await sessions.CreateAsync(tenant.Name, command);
+        // Refused or replayed: no session will read this request's uploads.
+        if (result.Video is null || result.Replayed)
+            foreach (var input in request.Inputs)
+                if (input.Upload is { } upload) await artifacts.DeleteAsync(ArtifactName.Parse(upload));
+        if (result.Refusal is { } refusal)
+            return refusal.RetryAfter is { } after ? ApiError.LimitReached(refusal.Message, refusal.Code, after) : ApiError.Conflict(refusal.Message, refusal.Code);
+        return Results.Ok(VideoObject.From(result.Video!));
     }
 
     /// <summary>
@@ -183,6 +210,9 @@ public static class GatewayEndpoints
             seconds = served is null ? parsed : ServedRequests.MapSeconds(served, parsed)
                 ?? throw new ApiException(ApiError.Invalid($"'seconds' is at most {served.MaxSeconds} for model '{ServedRequests.ModelId(served.Name)}' " +
                     $"(trained for {string.Join(", ", served.Durations)}), got {secondsText}.", "seconds", "invalid_value"));
+            // A retry cannot make a longer video fit the tenant's limit: 400, not 429.
+            if (TenantOf(http).MaxSecondsPerVideo is { } max && seconds > max)
+                throw new ApiException(ApiError.Invalid($"'seconds' is at most {max} for this tenant, got {secondsText}.", "seconds", "seconds_above_tenant_limit"));
         }
         (int Width, int Height)? frameSize = null;
         if (form["size"] is { } sizeText)
@@ -269,6 +299,64 @@ public static class GatewayEndpoints
         object[] data = served is null ? [] :
             [new { id = ServedRequests.ModelId(served.Name), @object = "model", created = 0, owned_by = "reel", sizes = served.Sizes, seconds = served.Durations, max_seconds = served.MaxSeconds, fps = served.FrameRate }];
         return Results.Ok(new { @object = "list", data });
+    }
+
+    /// <summary>
+    /// Server-Sent Events: <c>progress</c> events (status, progress, chunk i of N, queue position) whose <c>id</c> is the
+    /// session's sequence number, from after <c>Last-Event-ID</c> when the client reconnects, ending with the video object
+    /// as a <c>done</c> event once it ends.
+    /// </summary>
+    private static async Task Events(HttpContext http, string id, ReelSessions sessions)
+    {
+        if (!TryKey(http, id, out var key) || await sessions.GetAsync(key) is null)
+        {
+            await ApiError.NotFound(id).ExecuteAsync(http);
+            return;
+        }
+        var after = long.TryParse(http.Request.Headers["Last-Event-ID"], out var last) ? last : -1;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        var json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        int? position = null;
+        while (!http.RequestAborted.IsCancellationRequested)
+        {
+            var watched = await sessions.WatchAsync(key, Math.Max(after, 0), TimeSpan.FromSeconds(15));
+            if (watched is null) break;
+            var snapshot = watched.Snapshot;
+            var events = watched.Events.Where(e => e.Seq > after).ToList();
+            // A queued session has no events of its own yet: its place in the queue is the news.
+            if (events.Count == 0 && snapshot.Status == SessionStatus.Queued && snapshot.QueuePosition != position)
+                events = [new ProgressEvent(snapshot.Seq, snapshot.Status, 0, 0, 0, "queued", DateTimeOffset.UtcNow)];
+            foreach (var e in events)
+            {
+                var data = new
+                {
+                    status = VideoObject.StatusOf(e.Status), progress = (int)Math.Round(e.Progress * 100), chunk = e.Chunk + (e.Chunks > 0 ? 1 : 0),
+                    chunks = e.Chunks, queue_position = snapshot.Status == SessionStatus.Queued ? snapshot.QueuePosition : null, message = e.Message,
+                };
+                await http.Response.WriteAsync($"id: {e.Seq}\nevent: progress\ndata: {JsonSerializer.Serialize(data, json)}\n\n", http.RequestAborted);
+                after = Math.Max(after, e.Seq);
+            }
+            position = snapshot.QueuePosition;
+            if (snapshot.IsFinished)
+            {
+                await http.Response.WriteAsync($"id: {snapshot.Seq}\nevent: done\ndata: {JsonSerializer.Serialize(VideoObject.From(snapshot), json)}\n\n", http.RequestAborted);
+                break;
+            }
+            await http.Response.Body.FlushAsync(http.RequestAborted);
+            if (snapshot.Status == SessionStatus.Queued) await Task.Delay(TimeSpan.FromMilliseconds(500), http.RequestAborted);
+        }
+    }
+
+    private static async Task<IResult> Usage(HttpContext http, ReelSessions sessions, int? days)
+    {
+        if (days is < 1 or > 366) return ApiError.Invalid("'days' must be between 1 and 366.", "days", "invalid_value");
+        var usage = await sessions.UsageAsync(TenantOf(http).Name, days ?? 7);
+        return Results.Ok(new
+        {
+            @object = "list",
+            data = usage.Select(u => new { date = u.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), videos = u.Videos, seconds = u.Seconds, model_seconds = u.ModelSeconds, requested_seconds = u.RequestedSeconds }),
+        });
     }
 
     private static async Task<IResult> Cancel(HttpContext http, string id, ReelSessions sessions, IArtifactStore artifacts)

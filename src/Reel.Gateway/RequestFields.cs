@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -65,6 +67,24 @@ public sealed class RequestFields
             throw new ApiException(ApiError.Invalid("The body is not valid JSON."));
         }
         return fields;
+    }
+
+    /// <summary>
+    /// What identifies the request for its <c>Idempotency-Key</c>: the route, the parsed fields sorted by name (a
+    /// repeated field in its order) and each uploaded file's SHA-256, so JSON and multipart spellings of one request,
+    /// or another boundary, are the same request.
+    /// </summary>
+    public async Task<string> FingerprintAsync(string route, CancellationToken cancel)
+    {
+        var text = new StringBuilder(route).Append('\n');
+        foreach (var (name, values) in _values.OrderBy(f => f.Key, StringComparer.Ordinal))
+            text.Append(name).Append('=').Append(JsonSerializer.Serialize(values)).Append('\n');
+        foreach (var (name, file) in _files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            await using var content = file.OpenReadStream();
+            text.Append(name).Append("=@").Append(Convert.ToHexStringLower(await SHA256.HashDataAsync(content, cancel))).Append('\n');
+        }
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
     private void Add(string name, JsonElement value)

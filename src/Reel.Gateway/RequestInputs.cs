@@ -18,6 +18,9 @@ public sealed class GatewayOptions
     public IReadOnlyList<string> ImageUrlHosts { get; init; } = [];
 }
 
+/// <summary>A source video and its length (what an edit of it is charged against the tenant's seconds per day).</summary>
+public sealed record SourceVideo(MediaInput Input, double Seconds);
+
 /// <summary>
 /// A request's inputs: uploads and <c>data:</c>/allow-listed image URLs are checked (they must be the picture or video
 /// they claim) and stored under the tenant's <c>uploads/</c>; video ids must name the tenant's own completed videos.
@@ -35,36 +38,37 @@ public sealed class RequestInputs(IArtifactStore artifacts, ReelSessions session
         if (form.File(param) is { } file)
         {
             await using var content = file.OpenReadStream();
-            return await UploadAsync(tenant, content, MediaKind.Image, param, null, cancel);
+            return (await UploadAsync(tenant, content, MediaKind.Image, param, null, cancel)).Input;
         }
         if (form[$"{param}[image_url]"] is not { } url)
             return form.Has(param) ? throw new ApiException(ApiError.Invalid($"'{param}' must be an uploaded image or {{\"image_url\": ...}}.", param, "invalid_value")) : null;
         var bytes = await ImageUrlAsync(url, $"{param}[image_url]", cancel);
         using var stream = new MemoryStream(bytes);
-        return await UploadAsync(tenant, stream, MediaKind.Image, param, null, cancel);
+        return (await UploadAsync(tenant, stream, MediaKind.Image, param, null, cancel)).Input;
     }
 
     /// <summary>The video of <c>video</c>: an uploaded file, or <c>video[id]</c> naming one of the tenant's completed videos.</summary>
-    public async Task<MediaInput> VideoAsync(Tenant tenant, RequestFields form, ServedModel? served, CancellationToken cancel)
+    public async Task<SourceVideo> VideoAsync(Tenant tenant, RequestFields form, ServedModel? served, CancellationToken cancel)
     {
         const string param = "video";
         if (form.File(param) is { } file)
         {
             await using var content = file.OpenReadStream();
-            return await UploadAsync(tenant, content, MediaKind.Video, param, served, cancel);
+            var (upload, info) = await UploadAsync(tenant, content, MediaKind.Video, param, served, cancel);
+            return new SourceVideo(upload, info.Duration.TotalSeconds);
         }
         if ((form[$"{param}[id]"] ?? form[param]) is { } id) return await VideoIdAsync(tenant, id, $"{param}[id]");
         throw new ApiException(ApiError.Invalid("'video' is required: upload a video file, or give video[id] of a completed video.", param, "missing_required_parameter"));
     }
 
     /// <summary>One of the tenant's completed videos by id: 404 for any other (another tenant's too), 409 while it is not completed.</summary>
-    public async Task<MediaInput> VideoIdAsync(Tenant tenant, string id, string param)
+    public async Task<SourceVideo> VideoIdAsync(Tenant tenant, string id, string param)
     {
         if (!SessionKey.TryFromVideoId(tenant.Name, id, out var key) || await sessions.GetAsync(key) is not { } source)
             throw new ApiException(ApiError.NotFound(id, param));
         if (source.Status != SessionStatus.Completed)
             throw new ApiException(ApiError.Conflict($"Video '{id}' is not completed; only a completed video can be a source.", "video_not_ready"));
-        return MediaInput.Of(key);
+        return new SourceVideo(MediaInput.Of(key), source.Seconds ?? 0);
     }
 
     private async Task<byte[]> ImageUrlAsync(string url, string param, CancellationToken cancel)
@@ -116,7 +120,7 @@ public sealed class RequestInputs(IArtifactStore artifacts, ReelSessions session
     }
 
     /// <summary>Checks that the content is a readable <paramref name="kind"/> (ffprobe), then stores it as the tenant's upload.</summary>
-    private async Task<MediaInput> UploadAsync(Tenant tenant, Stream content, MediaKind kind, string param, ServedModel? served, CancellationToken cancel)
+    private async Task<(MediaInput Input, MediaInfo Info)> UploadAsync(Tenant tenant, Stream content, MediaKind kind, string param, ServedModel? served, CancellationToken cancel)
     {
         var folder = Directory.CreateTempSubdirectory("reel-upload-");
         try
@@ -146,7 +150,7 @@ public sealed class RequestInputs(IArtifactStore artifacts, ReelSessions session
                 throw new ApiException(ApiError.Invalid($"'{param}' lasts {info.Duration.TotalSeconds:0.#} s; model '{ServedRequests.ModelId(served.Name)}' takes videos of at most {served.MaxSeconds} s.", param, "invalid_value"));
             var name = SessionArtifacts.NewUpload(tenant.Name, extension);
             await using (var file = File.OpenRead(path)) await artifacts.WriteAsync(name, file, cancel);
-            return MediaInput.Uploaded(name.Value);
+            return (MediaInput.Uploaded(name.Value), info);
         }
         finally
         {

@@ -71,6 +71,28 @@ public sealed record Tenant
 
     /// <summary>Sessions it may have queued or running at once; null is unlimited.</summary>
     public int? MaxActiveVideos { get; init; }
+
+    /// <summary>Longest video it may ask for, in seconds; null is the model's maximum.</summary>
+    public double? MaxSecondsPerVideo { get; init; }
+
+    /// <summary>Seconds of video it may ask for per UTC day, over all its gateways; null is unlimited.</summary>
+    public double? SecondsPerDay { get; init; }
+
+    /// <summary>Requests per minute it may make, counted by each gateway replica on its own; null is unlimited.</summary>
+    public int? RequestsPerMinute { get; init; }
+
+    /// <summary>Bytes its stored videos and uploads may take; null is unlimited.</summary>
+    public long? StorageBytes { get; init; }
+
+    /// <summary>How long a video is kept after it ends, in hours. Default 168 (7 days).</summary>
+    public double RetentionHours { get; init; } = 168;
+
+    /// <summary>What the tenant's account checks each create against.</summary>
+    [JsonIgnore]
+    public TenantLimits Limits => new()
+    {
+        MaxActiveVideos = MaxActiveVideos, SecondsPerDay = SecondsPerDay, StorageBytes = StorageBytes, Weight = Weight,
+    };
 }
 
 /// <summary>A key as stored: an id to name it by (revoke), the SHA-256 of the key, when it was made.</summary>

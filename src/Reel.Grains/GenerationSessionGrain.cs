@@ -66,6 +66,7 @@ public sealed partial class GenerationSessionGrain(
         }
         S.Request = request;
         S.CreatedAt = createdAt;
+        S.StartedAt = DateTimeOffset.UtcNow;
         S.Silo = silo.SiloAddress.ToString();
         S.WeightsHash = options.WeightsHash;
         var model = await host.Loaded;
@@ -329,11 +330,14 @@ public sealed partial class GenerationSessionGrain(
     /// The pool's index is soft for a session: when the pool cannot answer (it is moving, or lost a write race), the
     /// session carries on; the pool's reconciliation (and the reminder) heal the index from the sessions' own state.
     /// </summary>
-    private async Task TellPoolAsync(Func<IPoolGrain, Task> call)
+    private Task TellPoolAsync(Func<IPoolGrain, Task> call) => TellAsync(() => call(Pool));
+
+    /// <summary>The same for the tenant's account: it reconciles its active videos from their own state when a limit is reached.</summary>
+    private async Task TellAsync(Func<Task> call)
     {
         try
         {
-            await call(Pool);
+            await call();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -347,6 +351,7 @@ public sealed partial class GenerationSessionGrain(
         S.Status = status;
         S.Error = error;
         S.CompletedAt = DateTimeOffset.UtcNow;
+        S.ExpiresAt = S.CompletedAt + S.Request?.Retention;
         if (status == SessionStatus.Completed) S.Progress = 1;
         Emit(error?.Message ?? status.ToString().ToLowerInvariant());
         await state.WriteStateAsync();
@@ -354,6 +359,8 @@ public sealed partial class GenerationSessionGrain(
             foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
         await DeleteUploadsAsync();
         await TellPoolAsync(pool => pool.Finished(key.ToString()));
+        var usage = new SessionUsage(status == SessionStatus.Completed, status == SessionStatus.Completed ? S.Seconds ?? 0 : 0, S.ModelSeconds);
+        await TellAsync(() => GrainFactory.GetGrain<ITenantAccountGrain>(key.Tenant).Finished(key, usage));
         if (await this.GetReminder(ResumeReminder) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
@@ -368,6 +375,7 @@ public sealed partial class GenerationSessionGrain(
     private async Task<Tensor> GenerateChunkAsync(GenerationRequest request, ChunkSpan chunk, Tensor? video, string label, CancellationToken cancel)
     {
         var steps = new StepReporter(options.StepDelay, cancel);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var work = host.GenerateChunkAsync(request, chunk, video, steps, cancel);
         var seen = 0;
         while (!work.IsCompleted)
@@ -379,7 +387,9 @@ public sealed partial class GenerationSessionGrain(
             if (S.Plan.Count > 0) S.Progress = (S.Committed + (double)step / total) / S.Plan.Count;
             Emit($"{label} step {step}/{total}");
         }
-        return await work;
+        var latents = await work;
+        S.ModelSeconds += clock.Elapsed.TotalSeconds;
+        return latents;
     }
 
     /// <summary>The video's latents so far (after the session moved or its silo died): the continued video's, then the committed chunks'.</summary>
@@ -415,7 +425,9 @@ public sealed partial class GenerationSessionGrain(
     private async Task WriteOutputsAsync(SessionKey key, Tensor video, VideoJob job, ModelConfig config, CancellationToken cancel)
     {
         var decoded = new List<RgbFrame>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await host.DecodeAsync(video, piece => decoded.AddRange(FrameTensors.ToFrames(piece)), cancel);
+        S.ModelSeconds += clock.Elapsed.TotalSeconds;
         var frames = job.Output(decoded).ToList();
         var folder = Directory.CreateTempSubdirectory("reel-session-");
         try
@@ -463,7 +475,7 @@ public sealed partial class GenerationSessionGrain(
         Key = Key, Status = S.Status, Request = S.Request!, Progress = S.Progress, Chunk = S.Chunk, Chunks = S.Plan.Count,
         CommittedChunks = S.Committed, Silo = S.Silo, WeightsHash = S.WeightsHash, Caption = S.Caption, Error = S.Error,
         Seq = S.Seq, CreatedAt = S.CreatedAt, CompletedAt = S.CompletedAt, ChunkSilos = [.. S.ChunkSilos],
-        Model = S.Model, Size = S.Size, Seconds = S.Seconds,
+        Model = S.Model, Size = S.Size, Seconds = S.Seconds, StartedAt = S.StartedAt, ExpiresAt = S.ExpiresAt,
     };
 
     /// <summary>No session has this key: nothing to keep in memory.</summary>

@@ -19,14 +19,28 @@ public sealed class PoolState
 
     /// <summary>The index of unfinished sessions: session key → the silo it runs on (<c>SiloAddress.ToParsableString</c>).</summary>
     [Id(3)] public Dictionary<string, string> Running { get; set; } = [];
+
+    /// <summary>
+    /// Weighted round-robin (stride scheduling): each tenant's pass, advanced by 1 / weight per session it starts;
+    /// the waiting tenant with the lowest pass goes next.
+    /// </summary>
+    [Id(4)] public Dictionary<string, double> Passes { get; set; } = [];
+
+    /// <summary>The pass of the last session started: a tenant that starts waiting begins there, with no credit for having been idle.</summary>
+    [Id(5)] public double VirtualTime { get; set; }
 }
 
 [GenerateSerializer, Immutable]
-public sealed record QueuedSession([property: Id(0)] SessionKey Key, [property: Id(1)] VideoRequest Request, [property: Id(2)] DateTimeOffset CreatedAt);
+public sealed record QueuedSession(
+    [property: Id(0)] SessionKey Key,
+    [property: Id(1)] VideoRequest Request,
+    [property: Id(2)] DateTimeOffset CreatedAt,
+    [property: Id(3)] double Share = 1);
 
 /// <summary>
-/// Admission for one pool: sessions start in arrival order as model silos of the pool with their weights have free
-/// slots; a session none of whose silos has room waits without holding back those behind it that fit elsewhere.
+/// Admission for one pool: sessions start in weighted round-robin across tenants (in arrival order within a tenant)
+/// as model silos of the pool with their weights have free slots, so a tenant flooding the queue cannot starve
+/// another; a session none of whose silos has room waits without holding back those behind it that fit elsewhere.
 /// Loads are soft state, rebuilt from the silos' reports within one report period after the grain moves.
 /// </summary>
 public sealed partial class PoolGrain(
@@ -41,12 +55,13 @@ public sealed partial class PoolGrain(
 
     private string Pool => this.GetPrimaryKeyString();
 
-    public async Task<SessionSnapshot> Submit(string tenant, VideoRequest request, string? weights = null)
+    public async Task<SessionSnapshot> Submit(string tenant, VideoRequest request, string? weights = null, double share = 1)
     {
+        if (!(share > 0)) throw new ArgumentException($"A tenant's share must be more than 0, got {share}.", nameof(share));
         if (!SessionKey.IsValidTenant(tenant)) throw new ArgumentException($"'{tenant}' is not a valid tenant name.", nameof(tenant));
         if (weights is not null && !WeightsVersion.IsValid(weights)) throw new ArgumentException($"'{weights}' is not a weights version.", nameof(weights));
         var key = SessionKey.New(tenant, Pool, weights ?? NewestVersion());
-        state.State.Queue.Add(new QueuedSession(key, request, DateTimeOffset.UtcNow));
+        state.State.Queue.Add(new QueuedSession(key, request, DateTimeOffset.UtcNow, share));
         await SaveAsync();
         LogQueued(key.Session, Pool, key.Weights);
         await AdmitAsync();
@@ -96,8 +111,10 @@ public sealed partial class PoolGrain(
 
     private SessionSnapshot? Find(SessionKey key)
     {
-        var index = state.State.Queue.FindIndex(q => q.Key == key);
-        if (index >= 0) return Queued(state.State.Queue[index], index + 1);
+        // The place in the queue is the session's turn, not its arrival: other tenants' sessions may go first.
+        var turn = InTurn();
+        var index = turn.FindIndex(q => q.Key == key);
+        if (index >= 0) return Queued(turn[index], index + 1);
         return state.State.Cancelled.FirstOrDefault(c => c.Key == key);
     }
 
@@ -143,16 +160,33 @@ public sealed partial class PoolGrain(
             else state.State.Running[sessionKey] = resumed.Value.Silo.ToParsableString();
             await SaveAsync();
         }
-        foreach (var entry in state.State.Queue.ToList())
+        var admitted = true;
+        while (admitted)
         {
-            var started = await PlaceAsync(entry.Key, full, session => session.Start(entry.Request, entry.CreatedAt));
-            if (started is null) continue;
-            state.State.Queue.Remove(entry);
-            if (!started.Value.Snapshot.IsFinished) state.State.Running[entry.Key.ToString()] = started.Value.Silo.ToParsableString();
-            await SaveAsync();
-            LogAdmitted(entry.Key.Session, started.Value.Silo.ToString());
+            admitted = false;
+            foreach (var entry in InTurn())
+            {
+                var started = await PlaceAsync(entry.Key, full, session => session.Start(entry.Request, entry.CreatedAt));
+                if (started is null) continue;
+                state.State.Queue.Remove(entry);
+                var pass = Pass(entry.Key.Tenant);
+                state.State.VirtualTime = pass;
+                state.State.Passes[entry.Key.Tenant] = pass + 1 / entry.Share;
+                if (!started.Value.Snapshot.IsFinished) state.State.Running[entry.Key.ToString()] = started.Value.Silo.ToParsableString();
+                await SaveAsync();
+                LogAdmitted(entry.Key.Session, started.Value.Silo.ToString());
+                // Passes changed: the next turn is decided afresh.
+                admitted = true;
+                break;
+            }
         }
     }
+
+    /// <summary>Waiting sessions in the order they get their turn: lowest tenant pass first, arrival order within a tenant.</summary>
+    private List<QueuedSession> InTurn() =>
+        [.. state.State.Queue.Select((entry, arrival) => (entry, arrival)).OrderBy(q => Pass(q.entry.Key.Tenant)).ThenBy(q => q.arrival).Select(q => q.entry)];
+
+    private double Pass(string tenant) => Math.Max(state.State.Passes.GetValueOrDefault(tenant), state.State.VirtualTime);
 
     /// <summary>
     /// Writes the state; when another activation of this pool wrote first (a failover duplicate), this one's view is

@@ -49,6 +49,12 @@ public sealed class SessionState
 
     /// <summary>Whether a loop's first pass is written (<c>loop-head.safetensors</c>); it is made once.</summary>
     [Id(18)] public bool LoopHeadCommitted { get; set; }
+
+    [Id(19)] public DateTimeOffset? StartedAt { get; set; }
+    [Id(20)] public DateTimeOffset? ExpiresAt { get; set; }
+
+    /// <summary>Model time spent on the session (its chunks, a loop's first pass, the decode), as of the last commit.</summary>
+    [Id(21)] public double ModelSeconds { get; set; }
 }
 
 /// <summary>A <see cref="ChunkSpan"/> as stored.</summary>

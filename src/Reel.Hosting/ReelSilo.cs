@@ -63,6 +63,7 @@ public static class ReelSilo
             silo.UseInMemoryReminderService();
         }
         silo.Services.AddArtifactStore(options);
+        silo.Services.AddSingleton(new RetentionOptions { SweepPeriod = options.SweepPeriod });
         return silo;
     }
 

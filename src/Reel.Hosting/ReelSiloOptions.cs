@@ -69,6 +69,9 @@ public sealed class ReelSiloOptions
     /// <summary>Hosts whose https URLs <c>input_reference[image_url]</c> may name (Reel:ImageUrlHosts:0, ...). Default none.</summary>
     public List<string> ImageUrlHosts { get; set; } = [];
 
+    /// <summary>How often each tenant's account sweeps expired videos and orphaned artifacts (Reel:SweepPeriod). Default 10 min.</summary>
+    public TimeSpan SweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The gateway's settings from these options.</summary>
     public GatewayOptions GatewayOptions => new() { TenantsFile = Tenants ?? TenantDirectory.DefaultPath, ImageUrlHosts = ImageUrlHosts };
 

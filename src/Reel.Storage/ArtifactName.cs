@@ -43,4 +43,7 @@ public interface IArtifactStore
 
     /// <summary>Names under a prefix of whole segments, in ordinal order.</summary>
     Task<IReadOnlyList<ArtifactName>> ListAsync(ArtifactName prefix, CancellationToken cancel = default);
+
+    /// <summary>Bytes stored under a prefix of whole segments (a tenant's storage, for its quota).</summary>
+    Task<long> SizeAsync(ArtifactName prefix, CancellationToken cancel = default);
 }

@@ -50,4 +50,12 @@ public sealed class BlobArtifactStore(BlobContainerClient container) : IArtifact
             names.Add(ArtifactName.Of(blob.Name.Split('/')));
         return names.OrderBy(n => n.Value, StringComparer.Ordinal).ToList();
     }
+
+    public async Task<long> SizeAsync(ArtifactName prefix, CancellationToken cancel = default)
+    {
+        var bytes = 0L;
+        await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix.Value + "/", cancel))
+            bytes += blob.Properties.ContentLength ?? 0;
+        return bytes;
+    }
 }

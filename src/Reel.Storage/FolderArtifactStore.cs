@@ -50,4 +50,11 @@ public sealed class FolderArtifactStore(string root) : IArtifactStore
             .OrderBy(n => n.Value, StringComparer.Ordinal).ToList();
         return Task.FromResult(names);
     }
+
+    public Task<long> SizeAsync(ArtifactName prefix, CancellationToken cancel = default)
+    {
+        var folder = PathOf(prefix);
+        return Task.FromResult(!Directory.Exists(folder) ? 0L
+            : new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length));
+    }
 }

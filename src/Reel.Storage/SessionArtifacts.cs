@@ -1,3 +1,4 @@
+using System.Globalization;
 using Reel.Abstractions;
 
 namespace Reel.Storage;
@@ -28,9 +29,19 @@ public static class SessionArtifacts
 
     public static ArtifactName Spritesheet(SessionKey key) => Named(key, "spritesheet.jpg");
 
-    /// <summary>A file a tenant uploaded as a request's input (<paramref name="extension"/> with its dot), deleted when its session ends.</summary>
+    /// <summary>
+    /// A file a tenant uploaded as a request's input (<paramref name="extension"/> with its dot), deleted when its
+    /// session ends; named <c>{yyyyMMddTHHmmssZ}-{32 hex}{ext}</c> so a sweep knows its age without asking the store.
+    /// </summary>
     public static ArtifactName NewUpload(string tenant, string extension) =>
-        ArtifactName.Of(tenant, "uploads", Guid.NewGuid().ToString("N") + extension);
+        ArtifactName.Of(tenant, "uploads", $"{DateTimeOffset.UtcNow.ToString(UploadTime, CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}{extension}");
+
+    /// <summary>When an upload was stored, from its name; null for a name not made by <see cref="NewUpload"/>.</summary>
+    public static DateTimeOffset? UploadedAt(ArtifactName upload) =>
+        DateTimeOffset.TryParseExact(upload.Value.Split('/')[^1].Split('-')[0], UploadTime, CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+
+    private const string UploadTime = "yyyyMMdd'T'HHmmss'Z'";
 
     /// <summary>Whether <paramref name="name"/> is one of <paramref name="tenant"/>'s uploads: a session reads no other tenant's files.</summary>
     public static bool IsUploadOf(string tenant, ArtifactName name) =>
