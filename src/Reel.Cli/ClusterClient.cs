@@ -10,6 +10,7 @@ public sealed class ClusterClient(IHost host) : IAsyncDisposable
 {
     public ReelSessions Sessions { get; } = new(host.Services.GetRequiredService<IClusterClient>());
 
+    /// <summary>Connects with <paramref name="connect"/>'s clustering to the cluster Reel's processes form by default (cluster and service id <c>reel</c>).</summary>
     public static async Task<ClusterClient> ConnectAsync(Action<IClientBuilder> connect, CancellationToken cancel)
     {
         var builder = Host.CreateApplicationBuilder();
@@ -19,6 +20,7 @@ public sealed class ClusterClient(IHost host) : IAsyncDisposable
         builder.UseOrleansClient(c =>
         {
             connect(c);
+            c.Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel"));
             c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(2));
         });
         var host = builder.Build();

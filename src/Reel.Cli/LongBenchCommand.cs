@@ -221,8 +221,7 @@ public static class LongBenchCommand
                 : [];
             using var one = StartReel(silo, detection);
             using var two = StartReel(silo, detection);
-            await using var client = await ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString)
-                .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")), one.Http, cancel);
+            await using var client = await ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString), one.Http, cancel);
             await HealthyAsync(two.Http, cancel);
             var key = (await client.Sessions.CreateAsync("bench", "default", new VideoRequest
             {
@@ -293,7 +292,7 @@ public static class LongBenchCommand
 
     /// <summary>Waits for the server's health endpoint, then connects a cluster client to its gateway.</summary>
     private static Task<ClusterClient> ConnectAsync(int gateway, int http, CancellationToken cancel) =>
-        ConnectAsync(c => c.UseLocalhostClustering(gateway, serviceId: "reel", clusterId: "reel"), http, cancel);
+        ConnectAsync(c => c.UseLocalhostClustering(gateway), http, cancel);
 
     private static async Task<ClusterClient> ConnectAsync(Action<IClientBuilder> connect, int http, CancellationToken cancel)
     {

@@ -101,7 +101,7 @@ public static class TenantsCommand
             await using var client = await ClusterClient.ConnectAsync(c =>
             {
                 if (result.GetValue(redis) is { } connection) c.UseRedisClustering(connection);
-                else c.UseLocalhostClustering(result.GetValue(gatewayPort), serviceId: "reel", clusterId: "reel");
+                else c.UseLocalhostClustering(result.GetValue(gatewayPort));
             }, cancel);
             Console.WriteLine("date\tvideos\tseconds\tmodel_seconds\trequested_seconds");
             foreach (var day in await client.Sessions.UsageAsync(tenant, result.GetValue(days)))

@@ -46,15 +46,15 @@ public static class GatewayEndpoints
             o.SwaggerEndpoint("/openapi/v1.json", "Reel Videos API");
         });
         var v1 = app.MapGroup("/v1").AddEndpointFilter(Authenticate).AddEndpointFilter(Refusals);
-        // Create bodies are read by hand (JSON or form, the SDK's bracketed fields): the document says what they take.
-        string[] bodies = ["application/json", "multipart/form-data"];
-        v1.MapPost("/videos", Create).DisableAntiforgery().Accepts<object>(bodies[0], bodies[1..]).Produces<VideoObject>()
+        // Create bodies (JSON or form, the SDK's bracketed fields) are read by hand: the descriptions say what they take.
+        // No Accepts metadata: routing would answer other content types with a bare 415 instead of the error envelope.
+        v1.MapPost("/videos", Create).DisableAntiforgery().Produces<VideoObject>()
             .WithSummary("Create a video").WithDescription("prompt (required), model, seconds, size, input_reference (image file or [image_url]); Reel's own: seed, steps, guidance, loop, connect (two video ids).");
-        v1.MapPost("/videos/{id}/remix", Remix).DisableAntiforgery().Accepts<object>(bodies[0], bodies[1..]).Produces<VideoObject>()
+        v1.MapPost("/videos/{id}/remix", Remix).DisableAntiforgery().Produces<VideoObject>()
             .WithSummary("Remix a completed video").WithDescription("prompt; Reel's own: strength in (0, 1], default 0.6 (SDEdit).");
-        v1.MapPost("/videos/extensions", Extend).DisableAntiforgery().Accepts<object>(bodies[0], bodies[1..]).Produces<VideoObject>()
+        v1.MapPost("/videos/extensions", Extend).DisableAntiforgery().Produces<VideoObject>()
             .WithSummary("Extend a video").WithDescription("prompt, seconds (the new segment), video (a file or video[id]): the source, then the new segment by latent continuation.");
-        v1.MapPost("/videos/edits", Edit).DisableAntiforgery().Accepts<object>(bodies[0], bodies[1..]).Produces<VideoObject>()
+        v1.MapPost("/videos/edits", Edit).DisableAntiforgery().Produces<VideoObject>()
             .WithSummary("Edit a video").WithDescription("prompt, video (a file or video[id]); Reel's own: strength (SDEdit).");
         v1.MapGet("/videos", List).WithSummary("List the tenant's videos, a page at a time");
         v1.MapGet("/videos/{id}", Retrieve).Produces<VideoObject>().WithSummary("Retrieve a video");

@@ -54,7 +54,7 @@ public sealed class GatewayApiFixture : IAsyncLifetime
         var options = new ReelSiloOptions
         {
             Model = true, Config = "test", Threads = 1, MaxSessions = 2, Artifacts = Artifacts, Tenants = Tenants,
-            ImageUrlHosts = ["127.0.0.1"], StepDelay = TimeSpan.FromMilliseconds(40),
+            ImageUrlHosts = ["127.0.0.1"], StepDelay = TimeSpan.FromMilliseconds(40), SweepPeriod = TimeSpan.FromSeconds(1),
         };
         builder.UseOrleans(silo => silo.UseLocalhostClustering(AzuriteFixture.FreePort(), AzuriteFixture.FreePort()).AddReel(options));
         builder.Services.AddReelGateway(options.GatewayOptions);
@@ -75,6 +75,16 @@ public sealed class GatewayApiFixture : IAsyncLifetime
     }
 
     public Api Client(string key) => new(App.GetTestClient(), key);
+
+    /// <summary>Adds a tenant to the tenants file and waits until the gateway has reloaded it; returns its client.</summary>
+    public async Task<Api> AddTenantAsync(Tenant tenant)
+    {
+        var (key, stored) = ApiKeys.Create();
+        TenantsFile.Read(Tenants).With(tenant with { Keys = [stored] }).Write(Tenants);
+        var api = Client(key);
+        await ReelClusterFixture.Until(async () => (await api.SendAsync(HttpMethod.Get, "models")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(10));
+        return api;
+    }
 }
 
 /// <summary>An HTTP client of the API with a tenant's key, reading answers as JSON where they are JSON.</summary>
@@ -125,7 +135,7 @@ public sealed class Api(HttpClient http, string key) : IDisposable
     public void Dispose() => http.Dispose();
 }
 
-public sealed class GatewayApiTests(GatewayApiFixture fixture) : IClassFixture<GatewayApiFixture>
+public sealed partial class GatewayApiTests(GatewayApiFixture fixture) : IClassFixture<GatewayApiFixture>
 {
     /// <summary>A 48×36 red picture as PNG bytes, made by ffmpeg.</summary>
     public static async Task<byte[]> PngAsync() => await File.ReadAllBytesAsync(await MediaAsync("red.png", "color=c=red:s=48x36", "-frames:v", "1"));
@@ -212,10 +222,7 @@ public sealed class GatewayApiTests(GatewayApiFixture fixture) : IClassFixture<G
     [Fact]
     public async Task List_pages_in_both_orders_and_shows_only_the_tenants_videos()
     {
-        var (key, stored) = ApiKeys.Create();
-        TenantsFile.Read(fixture.Tenants).With(new Tenant { Name = "lister", Keys = [stored] }).Write(fixture.Tenants);
-        using var lister = fixture.Client(key);
-        await ReelClusterFixture.Until(async () => (await lister.SendAsync(HttpMethod.Get, "videos")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(10));
+        using var lister = await fixture.AddTenantAsync(new Tenant { Name = "lister" });
         var ids = new List<string>();
         for (var i = 0; i < 3; i++)
             ids.Add(Id((await lister.PostJsonAsync("videos", new { prompt = $"ball {i}", seconds = "1" })).Body));
@@ -498,6 +505,7 @@ public sealed class GatewayApiTests(GatewayApiFixture fixture) : IClassFixture<G
     private static void AssertError((HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response) response, HttpStatusCode status, string? param, string code)
     {
         Assert.True(response.Status == status, $"{response.Status}: {response.Body}");
+        Assert.True(response.Body.ValueKind == JsonValueKind.Object, $"{response.Status} without the error envelope ({response.Response.Content.Headers.ContentType})");
         var error = response.Body.GetProperty("error");
         Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
         Assert.False(string.IsNullOrEmpty(error.GetProperty("type").GetString()));

@@ -50,27 +50,46 @@ public sealed class GatewayTests
     }
 
     [Fact]
-    public async Task A_standalone_gateway_serves_a_video_made_by_a_Redis_clustered_model_silo()
+    public async Task Two_standalone_gateways_serve_one_Redis_cluster_and_share_the_tenants_counters()
     {
         using var redis = new RedisFixture();
         var (artifacts, tenants) = (TestModels.TempFolder(), Path.Combine(TestModels.TempFolder(), "tenants.json"));
-        var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
-        using var silo = ReelServer.Start(["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--artifacts", artifacts]);
-        using var gateway = ReelServer.Start(["gateway", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--tenants", tenants]);
+        var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants, "--max-active", "1", "--seconds-per-day", "3").Stdout.Trim();
+        using var silo = ReelServer.Start(["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--artifacts", artifacts], slowSteps: true);
+        using var one = ReelServer.Start(["gateway", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--tenants", tenants]);
+        using var two = ReelServer.Start(["gateway", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--tenants", tenants]);
         await silo.HealthyAsync();
-        await gateway.HealthyAsync("health");
-        using var acme = new Api(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.HttpPort}") }, key);
+        await one.HealthyAsync("health");
+        await two.HealthyAsync("health");
+        using var viaOne = new Api(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{one.HttpPort}") }, key);
+        using var viaTwo = new Api(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{two.HttpPort}") }, key);
+        // Both gateways' clients must have seen the silo's first load report (the pool knows the model).
+        foreach (var (api, server) in new[] { (viaOne, one), (viaTwo, two) })
+            await ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data").GetArrayLength() == 1, server);
 
-        JsonElement created = default;
-        // Until the gateway's client has seen the silo's first load report, the pool may not know the model yet.
-        await ReelClient.Until(async () =>
-        {
-            var response = await acme.SendAsync(HttpMethod.Post, "videos", new StringContent("{\"prompt\":\"a red ball\",\"size\":\"32x32\",\"seconds\":\"1\"}", Encoding.UTF8, "application/json"));
-            created = response.Body;
-            return response.Status == HttpStatusCode.OK;
-        }, gateway);
-        var id = created.GetProperty("id").GetString()!;
-        await ReelClient.Until(async () => (await acme.SendAsync(HttpMethod.Get, $"videos/{id}")).Body.GetProperty("status").GetString() == "completed", gateway);
-        Assert.NotEmpty(await acme.BytesAsync($"videos/{id}/content"));
+        var created = await viaOne.SendAsync(HttpMethod.Post, "videos", Json("{\"prompt\":\"a red ball\",\"size\":\"32x32\",\"seconds\":\"2\"}"));
+        Assert.Equal(HttpStatusCode.OK, created.Status);
+        var id = created.Body.GetProperty("id").GetString()!;
+        // The other replica knows the tenant's one active video: the counter lives in the cluster.
+        var busy = await viaTwo.SendAsync(HttpMethod.Post, "videos", Json("{\"prompt\":\"another\",\"seconds\":\"1\"}"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, busy.Status);
+        Assert.Equal("too_many_active_videos", busy.Body.GetProperty("error").GetProperty("code").GetString());
+        Assert.True(busy.Response.Headers.RetryAfter is not null);
+
+        await ReelClient.Until(async () => (await viaTwo.SendAsync(HttpMethod.Get, $"videos/{id}")).Body.GetProperty("status").GetString() == "completed", two);
+        Assert.NotEmpty(await viaTwo.BytesAsync($"videos/{id}/content"));
+        // 2 of the 3 seconds a day were asked for through the first gateway: 2 more through the second are too many.
+        var daily = await viaTwo.SendAsync(HttpMethod.Post, "videos", Json("{\"prompt\":\"more\",\"seconds\":\"2\"}"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, daily.Status);
+        Assert.Equal("daily_seconds_exceeded", daily.Body.GetProperty("error").GetProperty("code").GetString());
+
+        var usage = ReelProcess.Run("tenants", "usage", "acme", "--redis", redis.ConnectionString, "--days", "1");
+        Assert.Equal(0, usage.ExitCode);
+        var today = usage.Stdout.Trim().Split('\n')[^1].Split('\t');
+        Assert.Equal([DateTime.UtcNow.ToString("yyyy-MM-dd"), "1", "2.125"], today[..3]);
+        Assert.True(double.Parse(today[3], System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Equal("2", today[4]);
     }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
