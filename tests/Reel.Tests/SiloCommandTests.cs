@@ -1,3 +1,4 @@
+using Reel.Cli;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
@@ -20,7 +21,7 @@ public sealed class SiloCommandTests
         var artifacts = TestModels.TempFolder();
         using var serve = ReelServer.Start(["serve", "--artifacts", artifacts, "--state", TestModels.TempFolder()]);
         await serve.HealthyAsync();
-        await using var client = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(serve.GatewayPort, serviceId: "reel", clusterId: "reel"));
+        await using var client = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(serve.GatewayPort));
         var created = await client.Sessions.CreateAsync("acme", "default", new VideoRequest { Prompt = "a red ball", Width = 32, Height = 32, Frames = 9, Seed = 3 });
         var done = await client.WaitFor(created.Key, s => s.IsFinished, serve);
         Assert.Equal(SessionStatus.Completed, done.Status);
@@ -34,7 +35,7 @@ public sealed class SiloCommandTests
         var artifacts = TestModels.TempFolder();
         using var silo = ReelServer.Start(["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--artifacts", artifacts]);
         await silo.HealthyAsync();
-        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString).Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")));
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString));
         var created = await client.Sessions.CreateAsync("acme", "default", new VideoRequest { Prompt = "a red ball", Width = 32, Height = 32, Frames = 9, Seed = 3 });
         Assert.Equal(SessionStatus.Completed, (await client.WaitFor(created.Key, s => s.IsFinished, silo)).Status);
     }
@@ -50,7 +51,7 @@ public sealed class SiloCommandTests
         using (var first = ReelServer.Start(args, slowSteps: true))
         {
             await first.HealthyAsync();
-            await using var client = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(first.GatewayPort, serviceId: "reel", clusterId: "reel"));
+            await using var client = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(first.GatewayPort));
             key = (await client.Sessions.CreateAsync("acme", "default", request)).Key;
             // Inside the second chunk: one committed, a step of the next reported.
             firstSilo = (await client.WaitFor(key, s => s.CommittedChunks == 1 && s.Progress > 1.0 / 3, first)).Silo!;
@@ -58,7 +59,7 @@ public sealed class SiloCommandTests
         }
         using var second = ReelServer.Start(args);
         await second.HealthyAsync();
-        await using var again = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(second.GatewayPort, serviceId: "reel", clusterId: "reel"));
+        await using var again = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(second.GatewayPort));
         var done = await again.WaitFor(key, s => s.IsFinished, second);
         Assert.Equal(SessionStatus.Completed, done.Status);
         Assert.Equal(firstSilo, done.ChunkSilos[0]);
@@ -77,7 +78,7 @@ public sealed class SiloCommandTests
         using var two = ReelServer.Start(args, slowSteps: true);
         await one.HealthyAsync();
         await two.HealthyAsync();
-        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString).Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("reel", "reel")));
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString));
         var key = (await client.Sessions.CreateAsync("acme", "default", request)).Key;
         var running = await client.WaitFor(key, s => s.CommittedChunks == 1 && s.Progress > 1.0 / 3, one);
         var victim = running.Silo!.Contains($":{one.SiloPort}:") ? one : two;
@@ -190,38 +191,20 @@ public sealed class ReelServer : IDisposable
     }
 }
 
-/// <summary>An Orleans cluster client in the test process, reaching sessions through <see cref="ReelSessions"/>.</summary>
-public sealed class ReelClient : IAsyncDisposable
+/// <summary>Waiting on `reel` processes through a cluster client (the CLI's <see cref="ClusterClient"/>).</summary>
+public static class ReelClient
 {
-    private readonly IHost _host;
-
-    private ReelClient(IHost host) => (_host, Sessions) = (host, new ReelSessions(host.Services.GetRequiredService<IClusterClient>()));
-
-    public ReelSessions Sessions { get; }
-
-    public static async Task<ReelClient> ConnectAsync(Action<IClientBuilder> connect)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        // A status check answers in milliseconds: a call stuck on a killed gateway is retried after 2 s, not 30.
-        builder.UseOrleansClient(c =>
-        {
-            connect(c);
-            c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(2));
-        });
-        var host = builder.Build();
-        await host.StartAsync();
-        return new ReelClient(host);
-    }
+    public static Task<ClusterClient> ConnectAsync(Action<IClientBuilder> connect) => ClusterClient.ConnectAsync(connect, CancellationToken.None);
 
     /// <summary>Polls the session until <paramref name="done"/> holds, riding out calls that fail while a silo dies.</summary>
-    public async Task<SessionSnapshot> WaitFor(SessionKey key, Func<SessionSnapshot, bool> done, ReelServer server)
+    public static async Task<SessionSnapshot> WaitFor(this ClusterClient client, SessionKey key, Func<SessionSnapshot, bool> done, ReelServer server)
     {
         SessionSnapshot? last = null;
         await Until(async () =>
         {
             try
             {
-                last = await Sessions.GetAsync(key);
+                last = await client.Sessions.GetAsync(key);
             }
             catch (Exception e) when (e is OrleansException or TimeoutException)
             {
@@ -242,19 +225,5 @@ public sealed class ReelClient : IAsyncDisposable
             await Task.Delay(200);
         }
         throw new TimeoutException("reel did not get there in 3 minutes.");
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await _host.StopAsync(stop.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // The silos it talked to may be gone.
-        }
-        _host.Dispose();
     }
 }
