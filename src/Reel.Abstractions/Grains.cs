@@ -90,7 +90,11 @@ public interface ITenantAccountGrain : IGrainWithStringKey
     /// <summary>Creates a video unless a limit refuses it; an idempotency key seen before replays or conflicts.</summary>
     Task<CreateResult> Create(CreateVideo command);
 
-    /// <summary>A session ended (completed, failed or cancelled): its slot frees and its usage is counted, once.</summary>
+    /// <summary>
+    /// A session ended (completed, failed or cancelled): its slot frees, its usage is counted and its webhook event
+    /// queued, once. One-way: a session never waits on its tenant's account.
+    /// </summary>
+    [OneWay]
     Task Finished(SessionKey key, SessionUsage usage);
 
     Task Remove(SessionKey key);
@@ -133,7 +137,12 @@ public sealed record CreateVideo(
     [property: Id(3)] double ChargedSeconds,
     [property: Id(4)] string? IdempotencyKey = null,
     [property: Id(5)] string? Fingerprint = null,
-    [property: Id(6)] string? Weights = null);
+    [property: Id(6)] string? Weights = null,
+    [property: Id(7)] TenantWebhook? Webhook = null);
+
+/// <summary>Where a tenant's <c>video.completed</c> / <c>video.failed</c> events go, and the secret they are signed with.</summary>
+[GenerateSerializer, Immutable]
+public sealed record TenantWebhook([property: Id(0)] string Url, [property: Id(1)] string Secret);
 
 /// <summary>The created (or, for a repeated idempotency key, the original) video, or why none was created.</summary>
 [GenerateSerializer, Immutable]

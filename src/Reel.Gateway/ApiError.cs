@@ -11,6 +11,9 @@ public static class ApiError
     public static IResult NotFound(string id, string param = "id") =>
         Envelope(StatusCodes.Status404NotFound, $"No video found with id '{id}'.", "invalid_request_error", param, "not_found", retry: false);
 
+    public static IResult Forbidden(string message, string code) =>
+        Envelope(StatusCodes.Status403Forbidden, message, "invalid_request_error", null, code, retry: false);
+
     public static IResult Conflict(string message, string code) =>
         Envelope(StatusCodes.Status409Conflict, message, "invalid_request_error", null, code, retry: false);
 

@@ -24,6 +24,7 @@ public static class GatewayEndpoints
         services.AddSingleton(options);
         services.AddSingleton<RequestInputs>();
         services.AddSingleton<TenantRateLimiter>();
+        services.AddSingleton<ContentUrls>();
         services.AddSingleton(sp => new TenantDirectory(options.TenantsFile, TimeSpan.FromSeconds(2), sp.GetRequiredService<ILogger<TenantDirectory>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TenantDirectory>());
         services.AddSingleton(sp => new ReelSessions(sp.GetRequiredService<IGrainFactory>()));
@@ -36,6 +37,7 @@ public static class GatewayEndpoints
     public static WebApplication MapReelGateway(this WebApplication app)
     {
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
+        app.MapWebPage();
         // The OpenAPI document of this API at /openapi/v1.json and a browsable reference of it at /docs (no key: they
         // describe, they serve nothing); the reference page's assets are embedded, so it works offline.
         app.MapOpenApi();
@@ -62,6 +64,8 @@ public static class GatewayEndpoints
         v1.MapGet("/videos/{id}/content", Content).WithSummary("Download the video, its thumbnail or its spritesheet");
         v1.MapPost("/videos/{id}/cancel", Cancel).Produces<VideoObject>().WithSummary("Cancel a queued or running video (Reel's own)");
         v1.MapGet("/models", Models).WithSummary("The model this tenant's pool serves, with its sizes and durations");
+        v1.MapGet("/videos/{id}/content_url", ContentUrl).WithSummary("A short-lived signed URL of the video's content that needs no key (Reel's own)");
+        app.MapGet("/content/{token}", SignedContent).WithSummary("Content by a signed URL (no key)");
         v1.MapGet("/videos/{id}/events", Events).WithSummary("Server-Sent Events of a video's progress until it ends (Reel's own)");
         v1.MapGet("/usage", Usage).WithSummary("The tenant's usage per UTC day (Reel's own)");
         // Characters are a Sora feature Reel does not have: a clear error the SDK does not retry.
@@ -176,7 +180,7 @@ public static class GatewayEndpoints
         if (idempotencyKey is { Length: > 255 })
             throw new ApiException(ApiError.Invalid("Idempotency-Key is at most 255 characters.", "Idempotency-Key", "invalid_value"));
         var command = new CreateVideo(tenant.Pool, request with { Retention = TimeSpan.FromHours(tenant.RetentionHours) }, tenant.Limits, charge,
-            idempotencyKey, idempotencyKey is null ? null : await form.FingerprintAsync(http.Request.Path, http.RequestAborted));
+            idempotencyKey, idempotencyKey is null ? null : await form.FingerprintAsync(http.Request.Path, http.RequestAborted), Webhook: tenant.Webhook);
         var result = await sessions.CreateAsync(tenant.Name, command);
         // Refused or replayed: no session will read this request's uploads.
         if (result.Video is null || result.Replayed)
@@ -280,17 +284,49 @@ public static class GatewayEndpoints
     private static async Task<IResult> Content(HttpContext http, string id, string? variant, ReelSessions sessions, IArtifactStore artifacts)
     {
         if (!TryKey(http, id, out var key) || await sessions.GetAsync(key) is not { } snapshot) return ApiError.NotFound(id);
-        (Func<SessionKey, ArtifactName>? name, string? type) = (variant ?? "video") switch
-        {
-            "video" => (SessionArtifacts.Video, "video/mp4"),
-            "thumbnail" => (SessionArtifacts.Thumbnail, "image/webp"),
-            "spritesheet" => (SessionArtifacts.Spritesheet, "image/jpeg"),
-            _ => ((Func<SessionKey, ArtifactName>?)null, (string?)null),
-        };
-        if (name is null) return ApiError.Invalid("'variant' must be video, thumbnail or spritesheet.", "variant", "invalid_value");
+        return await StreamAsync(http, key, snapshot, variant ?? "video", artifacts);
+    }
+
+    private static readonly Dictionary<string, (Func<SessionKey, ArtifactName> Name, string Type)> Variants = new()
+    {
+        ["video"] = (SessionArtifacts.Video, "video/mp4"),
+        ["thumbnail"] = (SessionArtifacts.Thumbnail, "image/webp"),
+        ["spritesheet"] = (SessionArtifacts.Spritesheet, "image/jpeg"),
+    };
+
+    /// <summary>One of a completed video's files, with range requests (a video element seeks).</summary>
+    private static async Task<IResult> StreamAsync(HttpContext http, SessionKey key, SessionSnapshot snapshot, string variant, IArtifactStore artifacts)
+    {
+        if (!Variants.TryGetValue(variant, out var file)) return ApiError.Invalid("'variant' must be video, thumbnail or spritesheet.", "variant", "invalid_value");
         if (snapshot.Status != SessionStatus.Completed) return ApiError.Conflict("The video is not completed.", "video_not_ready");
-        var stream = await artifacts.OpenReadAsync(name(key), http.RequestAborted);
-        return stream is null ? ApiError.NotFound(id) : Results.Stream(stream, type);
+        var stream = await artifacts.OpenReadAsync(file.Name(key), http.RequestAborted);
+        return stream is null ? ApiError.NotFound(key.VideoId) : Results.Stream(stream, file.Type, enableRangeProcessing: stream.CanSeek);
+    }
+
+    /// <summary>A short-lived URL of one of the video's files that needs no key (for a video or image element).</summary>
+    private static async Task<IResult> ContentUrl(HttpContext http, string id, string? variant, ReelSessions sessions, ContentUrls urls)
+    {
+        if (!TryKey(http, id, out var key) || await sessions.GetAsync(key) is null) return ApiError.NotFound(id);
+        variant ??= "video";
+        if (!Variants.ContainsKey(variant)) return ApiError.Invalid("'variant' must be video, thumbnail or spritesheet.", "variant", "invalid_value");
+        var (url, expires) = urls.Sign(TenantOf(http).Name, key, variant, DateTimeOffset.UtcNow);
+        return Results.Ok(new { url, expires_at = expires.ToUnixTimeSeconds() });
+    }
+
+    /// <summary>A signed content URL: no key, 403 once expired or when the signature does not match.</summary>
+    private static async Task<IResult> SignedContent(HttpContext http, string token, ReelSessions sessions, IArtifactStore artifacts, ContentUrls urls)
+    {
+        var (key, variant, refusal) = urls.Verify(token, DateTimeOffset.UtcNow);
+        if (refusal is not null)
+            return ApiError.Forbidden(refusal == "expired" ? "This content URL has expired: ask for a new one." : "This content URL is not valid.", $"content_url_{refusal}");
+        try
+        {
+            return await sessions.GetAsync(key!) is { } snapshot ? await StreamAsync(http, key!, snapshot, variant!, artifacts) : ApiError.NotFound(key!.VideoId);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            return ApiError.Unavailable("The cluster cannot serve this request right now; retry shortly.");
+        }
     }
 
     private static async Task<IResult> Models(HttpContext http, ReelSessions sessions)

@@ -16,6 +16,12 @@ public sealed class GatewayOptions
     /// none: only uploads and <c>data:</c> URLs.
     /// </summary>
     public IReadOnlyList<string> ImageUrlHosts { get; init; } = [];
+
+    /// <summary>The key content URLs are signed with; null draws a random one per process (URLs then work only on this replica).</summary>
+    public byte[]? ContentUrlKey { get; init; }
+
+    /// <summary>How long a signed content URL works. Default 10 min.</summary>
+    public TimeSpan ContentUrlLifetime { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>A source video and its length (what an edit of it is charged against the tenant's seconds per day).</summary>

@@ -87,6 +87,16 @@ public sealed record Tenant
     /// <summary>How long a video is kept after it ends, in hours. Default 168 (7 days).</summary>
     public double RetentionHours { get; init; } = 168;
 
+    /// <summary>Where its <c>video.completed</c> / <c>video.failed</c> events are posted; null sends none.</summary>
+    public string? WebhookUrl { get; init; }
+
+    /// <summary>The Standard Webhooks secret (<c>whsec_</c> + base64) its events are signed with.</summary>
+    public string? WebhookSecret { get; init; }
+
+    /// <summary>The webhook its account sends events to, when it has both a URL and a secret.</summary>
+    [JsonIgnore]
+    public TenantWebhook? Webhook => WebhookUrl is { } url && WebhookSecret is { } secret ? new TenantWebhook(url, secret) : null;
+
     /// <summary>What the tenant's account checks each create against.</summary>
     [JsonIgnore]
     public TenantLimits Limits => new()

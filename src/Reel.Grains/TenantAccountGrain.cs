@@ -21,6 +21,24 @@ public sealed class TenantAccountState
     [Id(3)] public Dictionary<string, IdempotencyRecord> Idempotency { get; set; } = [];
 
     [Id(4)] public bool SweepScheduled { get; set; }
+
+    /// <summary>The tenant's webhook as its newest create named it (null: none).</summary>
+    [Id(5)] public TenantWebhook? Webhook { get; set; }
+
+    /// <summary>Webhook events not yet answered with a 2xx.</summary>
+    [Id(6)] public List<WebhookDelivery> Outbox { get; set; } = [];
+}
+
+/// <summary>One event for the tenant's webhook: its body, where it goes, and when to try next.</summary>
+[GenerateSerializer]
+public sealed class WebhookDelivery
+{
+    [Id(0)] public required string Id { get; init; }
+    [Id(1)] public required string Body { get; init; }
+    [Id(2)] public required TenantWebhook Webhook { get; init; }
+    [Id(3)] public required DateTimeOffset CreatedAt { get; init; }
+    [Id(4)] public int Attempts { get; set; }
+    [Id(5)] public DateTimeOffset NextAttempt { get; set; }
 }
 
 /// <summary>A listed video; <paramref name="Counted"/> once its usage is in the day's counters.</summary>
@@ -57,6 +75,8 @@ public sealed partial class TenantAccountGrain(
     [PersistentState("account", ReelStorage.Name)] IPersistentState<TenantAccountState> state,
     IArtifactStore artifacts,
     RetentionOptions retention,
+    WebhookSender webhooks,
+    WebhookOptions webhookOptions,
     ILogger<TenantAccountGrain> logger) : Grain, ITenantAccountGrain, IRemindable
 {
     private const string SweepReminder = "sweep";
@@ -64,7 +84,11 @@ public sealed partial class TenantAccountGrain(
     private static readonly TimeSpan ActiveRetryAfter = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan StorageRetryAfter = TimeSpan.FromHours(1);
 
+    private static readonly TimeSpan DeliveryTick = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(5);
+
     private IGrainTimer? _sweeper;
+    private IGrainTimer? _deliverer;
 
     private string Tenant => this.GetPrimaryKeyString();
     private TenantAccountState S => state.State;
@@ -73,6 +97,7 @@ public sealed partial class TenantAccountGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (S.Videos.Count > 0) StartSweeper();
+        if (S.Outbox.Count > 0) StartDeliverer();
         return Task.CompletedTask;
     }
 
@@ -100,6 +125,7 @@ public sealed partial class TenantAccountGrain(
 
         var created = await GrainFactory.GetGrain<IPoolGrain>(command.Pool).Submit(Tenant, command.Request, command.Weights, limits.Weight);
         S.Videos.Add(new ListedVideo(created.Key, created.CreatedAt));
+        S.Webhook = command.Webhook;
         S.Active[created.Key.ToString()] = command.ChargedSeconds;
         today.RequestedSeconds += command.ChargedSeconds;
         if (command.IdempotencyKey is { } key) S.Idempotency[key] = new IdempotencyRecord(command.Fingerprint ?? "", created.Key, now + IdempotencyWindow);
@@ -119,6 +145,44 @@ public sealed partial class TenantAccountGrain(
     {
         if (Count(key, usage)) await state.WriteStateAsync();
     }
+
+    /// <summary>
+    /// Sends the events that are due, oldest first; a failed one is tried again after 1, 2, 4 … s (at most 5 min apart)
+    /// until it is older than the configured maximum age. At least once: an event leaves the outbox only after a 2xx.
+    /// </summary>
+    private async Task DeliverAsync()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var changed = false;
+        foreach (var delivery in S.Outbox.Where(d => d.NextAttempt <= now).ToList())
+        {
+            if (await webhooks.SendAsync(delivery.Webhook.Url, delivery.Webhook.Secret, delivery.Id, delivery.Body))
+            {
+                S.Outbox.Remove(delivery);
+            }
+            else if (now - delivery.CreatedAt > webhookOptions.MaxAge)
+            {
+                S.Outbox.Remove(delivery);
+                LogWebhookDropped(Tenant, delivery.Id, delivery.Attempts + 1);
+            }
+            else
+            {
+                delivery.Attempts++;
+                var backoff = TimeSpan.FromSeconds(Math.Pow(2, delivery.Attempts - 1));
+                delivery.NextAttempt = DateTimeOffset.UtcNow + (backoff < MaxBackoff ? backoff : MaxBackoff);
+            }
+            changed = true;
+        }
+        if (changed) await state.WriteStateAsync();
+        if (S.Outbox.Count == 0)
+        {
+            _deliverer?.Dispose();
+            _deliverer = null;
+        }
+    }
+
+    private void StartDeliverer() => _deliverer ??= this.RegisterGrainTimer(DeliverAsync,
+        new GrainTimerCreationOptions(TimeSpan.Zero, DeliveryTick) { KeepAlive = true, Interleave = false });
 
     public async Task Remove(SessionKey key)
     {
@@ -153,6 +217,8 @@ public sealed partial class TenantAccountGrain(
     /// </summary>
     public async Task<SweepReport> Sweep()
     {
+        // Sessions that ended without telling (a silo died at the very end) are counted, and their events sent, here.
+        await ReconcileActiveAsync();
         var now = DateTimeOffset.UtcNow;
         var (expired, deleted) = (0, 0);
         var (live, ended) = (new HashSet<string>(), new HashSet<string>());
@@ -242,6 +308,18 @@ public sealed partial class TenantAccountGrain(
         var index = S.Videos.FindIndex(v => v.Key == key);
         if (index < 0 || S.Videos[index].Counted) return freed;
         S.Videos[index] = S.Videos[index] with { Counted = true };
+        if (S.Webhook is { } webhook)
+        {
+            var now = DateTimeOffset.UtcNow;
+            var id = $"msg_{Guid.NewGuid():N}";
+            var body = System.Text.Json.JsonSerializer.Serialize(new
+            {
+                id, @object = "event", type = usage.Completed ? "video.completed" : "video.failed",
+                created_at = now.ToUnixTimeSeconds(), data = new { id = key.VideoId },
+            });
+            S.Outbox.Add(new WebhookDelivery { Id = id, Body = body, Webhook = webhook, CreatedAt = now, NextAttempt = now });
+            StartDeliverer();
+        }
         var today = Day(DateTimeOffset.UtcNow);
         if (usage.Completed) today.Videos++;
         today.Seconds += usage.Seconds;
@@ -259,6 +337,9 @@ public sealed partial class TenantAccountGrain(
     private static string DayName(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     private static CreateResult Refused(string code, string message, TimeSpan? retryAfter) => new(null, new Refusal(code, message, retryAfter));
+
+    [LoggerMessage(LogLevel.Warning, "Tenant {Tenant}: webhook event {Event} dropped after {Attempts} failed attempts")]
+    private partial void LogWebhookDropped(string tenant, string @event, int attempts);
 
     [LoggerMessage(LogLevel.Information, "Tenant {Tenant}: swept {Expired} expired video(s) and {Deleted} orphaned artifact(s)")]
     private partial void LogSwept(string tenant, int expired, int deleted);

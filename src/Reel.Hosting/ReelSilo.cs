@@ -64,6 +64,8 @@ public static class ReelSilo
         }
         silo.Services.AddArtifactStore(options);
         silo.Services.AddSingleton(new RetentionOptions { SweepPeriod = options.SweepPeriod });
+        silo.Services.AddSingleton(new WebhookOptions { AllowPrivateAddresses = options.WebhooksToPrivateAddresses });
+        silo.Services.AddSingleton<WebhookSender>();
         return silo;
     }
 

@@ -72,8 +72,21 @@ public sealed class ReelSiloOptions
     /// <summary>How often each tenant's account sweeps expired videos and orphaned artifacts (Reel:SweepPeriod). Default 10 min.</summary>
     public TimeSpan SweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Whether webhooks may go to loopback and private addresses (Reel:WebhooksToPrivateAddresses). Default false.</summary>
+    public bool WebhooksToPrivateAddresses { get; set; }
+
+    /// <summary>The key content URLs are signed with, base64 of at least 32 bytes (Reel:ContentUrlKey; share it between gateway replicas). Default: a random key per process.</summary>
+    public string? ContentUrlKey { get; set; }
+
+    /// <summary>How long a signed content URL works (Reel:ContentUrlLifetime). Default 10 min.</summary>
+    public TimeSpan ContentUrlLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The gateway's settings from these options.</summary>
-    public GatewayOptions GatewayOptions => new() { TenantsFile = Tenants ?? TenantDirectory.DefaultPath, ImageUrlHosts = ImageUrlHosts };
+    public GatewayOptions GatewayOptions => new()
+    {
+        TenantsFile = Tenants ?? TenantDirectory.DefaultPath, ImageUrlHosts = ImageUrlHosts,
+        ContentUrlKey = ContentUrlKey is { } key ? Convert.FromBase64String(key) : null, ContentUrlLifetime = ContentUrlLifetime,
+    };
 
     /// <summary>Whether sessions move to another model silo of the pool after a commit: stay, balance or always. Default stay.</summary>
     public MigrationPolicy Migration { get; set; } = MigrationPolicy.Stay;
@@ -85,6 +98,10 @@ public sealed class ReelSiloOptions
     public void Validate()
     {
         if (!Abstractions.SessionKey.IsValidPool(Pool)) throw new ReelConfigurationException($"Pool '{Pool}' is not 1-32 lowercase letters, digits and '-'.");
+        var keyBytes = new byte[64];
+        if (ContentUrlKey is { } key && !(Convert.TryFromBase64String(key, keyBytes, out var length) && length >= 32))
+            throw new ReelConfigurationException("Reel:ContentUrlKey must be base64 of 32 to 64 bytes.");
+        if (!(ContentUrlLifetime > TimeSpan.Zero)) throw new ReelConfigurationException("Reel:ContentUrlLifetime must be positive.");
         if (MaxSessions < 1) throw new ReelConfigurationException($"Max sessions must be at least 1, got {MaxSessions}.");
         if (Threads < 1) throw new ReelConfigurationException($"Threads must be at least 1, got {Threads}.");
         foreach (var (name, port) in new[] { ("silo", SiloPort), ("gateway", GatewayPort), ("HTTP", HttpPort) })

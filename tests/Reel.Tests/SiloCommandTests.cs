@@ -130,7 +130,7 @@ public sealed class ReelServer : IDisposable
 {
     private readonly Process _process;
 
-    private ReelServer(string[] args, bool slowSteps)
+    private ReelServer(string[] args, bool slowSteps, IReadOnlyDictionary<string, string>? environment)
     {
         (SiloPort, GatewayPort, HttpPort) = (AzuriteFixture.FreePort(), AzuriteFixture.FreePort(), AzuriteFixture.FreePort());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -141,6 +141,7 @@ public sealed class ReelServer : IDisposable
         foreach (var arg in args.Concat(own)) start.ArgumentList.Add(arg);
         // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
         if (slowSteps) start.Environment["REEL__STEPDELAY"] = "00:00:00.300";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         // Short membership timeouts (test settings): a killed silo is declared dead in seconds.
         start.Environment["Orleans__Membership__ProbeTimeout"] = "00:00:01";
         start.Environment["Orleans__Membership__NumMissedProbesLimit"] = "2";
@@ -157,7 +158,8 @@ public sealed class ReelServer : IDisposable
     public int HttpPort { get; }
     public bool HasExited => _process.HasExited;
 
-    public static ReelServer Start(string[] args, bool slowSteps = false) => new(args, slowSteps);
+    public static ReelServer Start(string[] args, bool slowSteps = false, IReadOnlyDictionary<string, string>? environment = null) =>
+        new(args, slowSteps, environment);
 
     /// <summary>Waits for 200 on /healthz (a silo: its model is loaded) or /health (a gateway).</summary>
     public async Task HealthyAsync(string path = "healthz")

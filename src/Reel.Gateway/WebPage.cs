@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Reel.Gateway;
+
+/// <summary>
+/// The page at <c>/</c> (docs/contracts.md, "Web page"): three files embedded in this assembly, served with a
+/// Content-Security-Policy that allows nothing but this gateway: no third-party assets, no inline script.
+/// </summary>
+public static class WebPage
+{
+    public const string ContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; connect-src 'self'; " +
+        "form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+    private static readonly (string Path, string File, string Type)[] Files =
+    [
+        ("/", "index.html", "text/html; charset=utf-8"),
+        ("/app.js", "app.js", "text/javascript; charset=utf-8"),
+        ("/app.css", "app.css", "text/css; charset=utf-8"),
+    ];
+
+    public static void MapWebPage(this WebApplication app)
+    {
+        foreach (var (path, file, type) in Files)
+        {
+            var content = Read(file);
+            app.MapGet(path, (HttpContext http) =>
+            {
+                http.Response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+                http.Response.Headers.XContentTypeOptions = "nosniff";
+                http.Response.Headers["Referrer-Policy"] = "no-referrer";
+                return Results.Bytes(content, type);
+            }).ExcludeFromDescription();
+        }
+        // Browsers ask for it unprompted; the page has none.
+        app.MapGet("/favicon.ico", () => Results.NoContent()).ExcludeFromDescription();
+    }
+
+    private static byte[] Read(string file)
+    {
+        using var stream = typeof(WebPage).Assembly.GetManifestResourceStream($"Reel.Gateway.Page.{file}")
+            ?? throw new InvalidOperationException($"The page file {file} is not embedded.");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+}

@@ -1,0 +1,127 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Reel.Grains;
+
+/// <summary>
+/// The Standard Webhooks scheme (docs/contracts.md, "Webhooks"): <c>webhook-signature: v1,base64(HMAC-SHA256(key,
+/// "{webhook-id}.{webhook-timestamp}.{body}"))</c>, the key being the base64 after <c>whsec_</c> in the tenant's secret.
+/// </summary>
+public static class StandardWebhook
+{
+    public const string SecretPrefix = "whsec_";
+
+    /// <summary>How far a receiver should let a timestamp stray from its clock before it calls the message stale.</summary>
+    public static readonly TimeSpan Tolerance = TimeSpan.FromMinutes(5);
+
+    public static string NewSecret() => SecretPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+    public static bool IsSecret(string? secret) => secret is not null && secret.StartsWith(SecretPrefix, StringComparison.Ordinal) && Key(secret) is { Length: >= 16 };
+
+    public static string Sign(string secret, string id, long timestamp, string body) =>
+        "v1," + Convert.ToBase64String(HMACSHA256.HashData(Key(secret)!, Encoding.UTF8.GetBytes($"{id}.{timestamp}.{body}")));
+
+    /// <summary>
+    /// The receiver's check: one of the signatures in the header (space-separated <c>v1,…</c>) matches, compared in
+    /// constant time, and the timestamp is within <see cref="Tolerance"/> of <paramref name="now"/>.
+    /// </summary>
+    public static bool Verify(string secret, string id, string timestamp, string signatures, string body, DateTimeOffset now)
+    {
+        if (!long.TryParse(timestamp, out var seconds) || (now - DateTimeOffset.FromUnixTimeSeconds(seconds)).Duration() > Tolerance) return false;
+        var expected = Encoding.ASCII.GetBytes(Sign(secret, id, seconds, body));
+        return signatures.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Any(s => CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(s), expected));
+    }
+
+    private static byte[]? Key(string secret)
+    {
+        try
+        {
+            return Convert.FromBase64String(secret[SecretPrefix.Length..]);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>Where webhooks may go (docs/contracts.md, "Webhooks").</summary>
+public sealed class WebhookOptions
+{
+    /// <summary>Whether deliveries may reach loopback, private, link-local and unique-local addresses. Default false.</summary>
+    public bool AllowPrivateAddresses { get; set; }
+
+    /// <summary>How long an event is retried before it is dropped. Default 24 h.</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromHours(24);
+}
+
+/// <summary>
+/// Sends signed webhook requests. The address a request connects to is checked when it connects (after DNS), so a
+/// name that resolves to a private address is refused too unless the operator allows it.
+/// </summary>
+public sealed class WebhookSender : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public WebhookSender(WebhookOptions options)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            ConnectCallback = async (context, cancel) =>
+            {
+                var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancel);
+                var allowed = addresses.Where(a => options.AllowPrivateAddresses || IsPublic(a)).ToArray();
+                if (allowed.Length == 0)
+                    throw new HttpRequestException($"Webhooks to {context.DnsEndPoint.Host} are refused: it is not a public address.");
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancel);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        _http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
+    }
+
+    /// <summary>Posts <paramref name="body"/> signed with <paramref name="secret"/>; true on a 2xx answer.</summary>
+    public async Task<bool> SendAsync(string url, string secret, string id, string body)
+    {
+        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("webhook-id", id);
+        request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", StandardWebhook.Sign(secret, id, timestamp, body));
+        try
+        {
+            using var response = await _http.SendAsync(request);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public static bool IsPublic(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)) return false;
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+            return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal || address.IsIPv6Multicast);
+        var b = address.GetAddressBytes();
+        return !(b[0] == 10 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254)
+            || (b[0] == 100 && b[1] >= 64 && b[1] <= 127) || b[0] == 0 || b[0] >= 224);
+    }
+
+    public void Dispose() => _http.Dispose();
+}

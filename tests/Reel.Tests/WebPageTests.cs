@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Playwright;
+
+namespace Reel.Tests;
+
+/// <summary>The page at <c>/</c> of a running <c>reel serve</c>, driven in Debian's Chromium (headless) by Playwright.</summary>
+public sealed class WebPageTests
+{
+    [Fact]
+    public async Task A_person_makes_watches_and_finds_a_video_in_the_page_and_the_key_never_enters_a_URL()
+    {
+        var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
+        var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
+        var lifetime = TimeSpan.FromSeconds(8);
+        using var serve = ReelServer.Start(["serve", "--artifacts", TestModels.TempFolder(), "--state", TestModels.TempFolder(), "--tenants", tenants],
+            environment: new Dictionary<string, string> { ["REEL__CONTENTURLLIFETIME"] = lifetime.ToString() });
+        await serve.HealthyAsync();
+        var site = $"http://127.0.0.1:{serve.HttpPort}";
+        using var api = new Api(new HttpClient { BaseAddress = new Uri(site) }, key);
+        await ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data").GetArrayLength() == 1, serve);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium", Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"],
+        });
+        var page = await browser.NewPageAsync();
+        var requested = new ConcurrentBag<string>();
+        var problems = new ConcurrentBag<string>();
+        page.Request += (_, request) => requested.Add(request.Url);
+        page.Console += (_, message) => { if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource")) problems.Add(message.Text); };
+        page.Response += (_, response) => { if (response.Status >= 400) problems.Add($"{response.Status} {response.Url}"); };
+
+        var opened = await page.GotoAsync(site);
+        Assert.Contains("default-src 'none'", opened!.Headers["content-security-policy"]);
+        await page.FillAsync("#key", key);
+        await page.ClickAsync("#key-form button");
+        await page.WaitForSelectorAsync("#create:not([disabled])");
+        Assert.Equal(["1", "2", "4"], await page.EvalOnSelectorAllAsync<string[]>("#seconds option", "options => options.map(o => o.value)"));
+        await page.FillAsync("#prompt", "a red ball moves left");
+        await page.SelectOptionAsync("#seconds", "1");
+        await page.ClickAsync("#create");
+
+        // Polled from here: Playwright's in-page waiting evaluates strings, which the page's CSP (rightly) forbids.
+        async Task Until(string condition) => await ReelClient.Until(() => page.EvaluateAsync<bool>(condition), serve);
+        await Until("() => document.getElementById('progress').value === 100");
+        await Until("() => document.getElementById('player').currentTime > 0.2");
+        var item = await page.WaitForSelectorAsync("#gallery li[data-id]");
+        Assert.Contains("a red ball moves left — completed", await item!.InnerTextAsync());
+        var id = await item.GetAttributeAsync("data-id");
+        Assert.StartsWith("video_", id);
+        Assert.NotNull(await item.QuerySelectorAsync("img[src^='/content/']"));
+
+        // The player's signed URL works without a key until it expires, then never again.
+        var source = await page.EvalOnSelectorAsync<string>("#player", "video => video.src");
+        Assert.StartsWith($"{site}/content/", source);
+        using var anonymous = new HttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync(source)).StatusCode);
+        await Task.Delay(lifetime + TimeSpan.FromSeconds(1));
+        var expired = await anonymous.GetAsync(source);
+        Assert.Equal(HttpStatusCode.Forbidden, expired.StatusCode);
+        Assert.Contains("content_url_expired", await expired.Content.ReadAsStringAsync());
+
+        Assert.DoesNotContain(requested, url => url.Contains(key) || url.Contains(Uri.EscapeDataString(key)));
+        Assert.Contains(requested, url => url.Contains($"/v1/videos/{id}/events"));
+        // The looping player asks for its (now expired) URL again: that 403 is the only failure the page may see.
+        Assert.All(problems, problem => Assert.Equal($"403 {source}", problem));
+    }
+}
