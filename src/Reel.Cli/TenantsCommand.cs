@@ -86,6 +86,27 @@ public static class TenantsCommand
             Console.Error.WriteLine(id is null ? $"Every key of '{tenant.Name}' revoked." : $"Key {id} of '{tenant.Name}' revoked.");
         }));
 
+        var url = new Option<string?>("--url") { Description = "Where its video.completed and video.failed events are posted (https; without it, webhooks are turned off)" };
+        var webhook = new Command("webhook", "Set a tenant's webhook URL; a new signing secret is printed once") { name, file, url };
+        webhook.SetAction(result => Run(() =>
+        {
+            var path = result.GetValue(file)!.FullName;
+            var tenants = TenantsFile.Read(path);
+            var tenant = Existing(tenants, result.GetValue(name)!);
+            if (result.GetValue(url) is not { } target)
+            {
+                tenants.With(tenant with { WebhookUrl = null, WebhookSecret = null }).Write(path);
+                Console.Error.WriteLine($"Webhooks of '{tenant.Name}' turned off.");
+                return;
+            }
+            if (!Uri.TryCreate(target, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
+                throw new TenantsFileException($"--url '{target}' is not an http(s) URL.");
+            var secret = Grains.StandardWebhook.NewSecret();
+            tenants.With(tenant with { WebhookUrl = target, WebhookSecret = secret }).Write(path);
+            Console.Error.WriteLine($"Webhook of '{tenant.Name}' set to {target}; its signing secret (shown once):");
+            Console.WriteLine(secret);
+        }));
+
         var redis = new Option<string?>("--redis") { Description = "The cluster's Redis (without it: the `reel serve` on this machine)" };
         var gatewayPort = new Option<int>("--gateway-port") { Description = "The local `reel serve`'s client gateway port", DefaultValueFactory = _ => 30000 };
         var days = new Option<int>("--days") { Description = "UTC days to show, today first", DefaultValueFactory = _ => 7 };
@@ -108,7 +129,7 @@ public static class TenantsCommand
                 Console.WriteLine(FormattableString.Invariant($"{day.Day:yyyy-MM-dd}\t{day.Videos}\t{day.Seconds:0.###}\t{day.ModelSeconds:0.###}\t{day.RequestedSeconds:0.###}"));
         }));
 
-        return new Command("tenants", "Manage the tenants file the gateway reads; see a tenant's usage") { add, list, rotate, revoke, usage };
+        return new Command("tenants", "Manage the tenants file the gateway reads; see a tenant's usage") { add, list, rotate, revoke, webhook, usage };
     }
 
     private static Tenant Existing(TenantsFile tenants, string name) =>

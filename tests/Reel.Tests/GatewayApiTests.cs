@@ -55,6 +55,7 @@ public sealed class GatewayApiFixture : IAsyncLifetime
         {
             Model = true, Config = "test", Threads = 1, MaxSessions = 2, Artifacts = Artifacts, Tenants = Tenants,
             ImageUrlHosts = ["127.0.0.1"], StepDelay = TimeSpan.FromMilliseconds(40), SweepPeriod = TimeSpan.FromSeconds(1),
+            WebhooksToPrivateAddresses = true,
         };
         builder.UseOrleans(silo => silo.UseLocalhostClustering(AzuriteFixture.FreePort(), AzuriteFixture.FreePort()).AddReel(options));
         builder.Services.AddReelGateway(options.GatewayOptions);
