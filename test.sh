@@ -25,6 +25,8 @@ need_apt ffmpeg ffmpeg
 need_apt ffprobe ffmpeg
 need_apt redis-server redis-server
 need_apt redis-cli redis-tools
+# The page's tests drive Debian's Chromium through Playwright (no browser download).
+need_apt chromium chromium
 
 # npm packages the tests use for real, in a cache folder outside the checkout.
 tools="${REEL_TOOLS:-$HOME/.cache/reel/tools}"
