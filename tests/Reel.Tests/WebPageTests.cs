@@ -63,6 +63,14 @@ public sealed class WebPageTests
         Assert.Equal(HttpStatusCode.Forbidden, expired.StatusCode);
         Assert.Contains("content_url_expired", await expired.Content.ReadAsStringAsync());
 
+        // The gallery's actions: a remix of it (made and played like the first), then the original deleted.
+        await page.FillAsync("#prompt", "a blue ball moves left");
+        await page.ClickAsync($"#gallery li[data-id='{id}'] button:text('Remix')");
+        await Until("() => [...document.querySelectorAll('#gallery li')].filter(li => li.textContent.includes('completed')).length === 2");
+        await page.ClickAsync($"#gallery li[data-id='{id}'] button:text('Delete')");
+        await Until($"() => document.querySelectorAll('#gallery li').length === 1 && !document.querySelector(\"#gallery li[data-id='{id}']\")");
+        Assert.Equal(HttpStatusCode.NotFound, (await api.SendAsync(HttpMethod.Get, $"videos/{id}")).Status);
+
         Assert.DoesNotContain(requested, url => url.Contains(key) || url.Contains(Uri.EscapeDataString(key)));
         Assert.Contains(requested, url => url.Contains($"/v1/videos/{id}/events"));
         // The looping player asks for its (now expired) URL again: that 403 is the only failure the page may see.
