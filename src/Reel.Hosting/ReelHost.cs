@@ -28,6 +28,7 @@ public static class ReelHost
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId));
+            if (options.SiloName is { } name) silo.Configure<SiloOptions>(o => o.SiloName = name);
             // Failure detection is Orleans' own: its settings stay Orleans' names (Orleans:Membership:ProbeTimeout, ...).
             silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
             if (options.Redis is { } redis)

@@ -39,6 +39,9 @@ public sealed class ReelSiloOptions
     /// <summary>The IP other silos and clients reach this one at (a pod's IP); null lets Orleans pick this host's address.</summary>
     public string? AdvertiseIp { get; set; }
 
+    /// <summary>The silo's name in the cluster (Reel:SiloName; the Helm chart passes the pod name). Default: Orleans' own.</summary>
+    public string? SiloName { get; set; }
+
     public int SiloPort { get; set; } = 11111;
     public int GatewayPort { get; set; } = 30000;
 

@@ -24,7 +24,7 @@ public sealed class GatewayTests
         using var acme = new Api(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{serve.HttpPort}") }, acmeKey);
         await ReelClient.Until(async () => (await acme.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data").GetArrayLength() == 1, serve);
 
-        var script = Path.Combine(RepositoryRoot(), "tests", "conformance");
+        var script = Path.Combine(TestModels.RepositoryRoot(), "tests", "conformance");
         var start = new ProcessStartInfo("node", ["videos.mjs"]) { WorkingDirectory = script, RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["OPENAI_BASE_URL"] = $"http://127.0.0.1:{serve.HttpPort}/v1";
         start.Environment["OPENAI_API_KEY"] = acmeKey;
@@ -40,13 +40,6 @@ public sealed class GatewayTests
         // 1280x720 went to the test model's landscape size; 4 s is one of its durations.
         Assert.Equal("48x32", seen.GetProperty("size").GetString());
         Assert.Equal("4.125", seen.GetProperty("seconds").GetString());
-    }
-
-    private static string RepositoryRoot()
-    {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Orleans.sln"))) folder = folder.Parent;
-        return folder?.FullName ?? throw new InvalidOperationException("The tests do not run inside the repository.");
     }
 
     [Fact]

@@ -33,5 +33,13 @@ public static class TestModels
         return path;
     }
 
+    /// <summary>The repository the tests were built from (charts, deploy, the conformance script live there).</summary>
+    public static string RepositoryRoot()
+    {
+        var folder = new DirectoryInfo(AppContext.BaseDirectory);
+        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Orleans.sln"))) folder = folder.Parent;
+        return folder?.FullName ?? throw new InvalidOperationException("The tests do not run inside the repository.");
+    }
+
     public static float MaxDifference(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
 }
