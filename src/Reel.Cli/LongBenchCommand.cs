@@ -279,7 +279,7 @@ public static class LongBenchCommand
         var host = Environment.ProcessPath!;
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(LongBenchCommand).Assembly.Location);
-        foreach (var arg in args.Concat(["--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--http-port", $"{http}"]))
+        foreach (var arg in args.Concat(["--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--http-port", $"{http}", "--management-port", $"{FreePort()}"]))
             start.ArgumentList.Add(arg);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = Process.Start(start)!;

@@ -10,6 +10,7 @@ var root = new RootCommand("Reel: a video generation model and the cluster that 
     SiloCommands.Silo(),
     SiloCommands.Serve(),
     SiloCommands.Gateway(),
+    SiloCommands.Drain(),
     TenantsCommand.Create(),
 };
 return await CommandErrors.InvokeAsync(root, args);

@@ -28,7 +28,10 @@ public static class SiloCommands
         public readonly Option<string?> AdvertiseIp = new("--advertise-ip") { Description = "The IP other silos and clients reach this one at" };
         public readonly Option<int?> SiloPort = new("--silo-port") { Description = "Silo-to-silo port (default 11111)" };
         public readonly Option<int?> GatewayPort = new("--gateway-port") { Description = "Client gateway port (default 30000)" };
-        public readonly Option<int?> HttpPort = new("--http-port") { Description = "Health endpoint port (default 8080)" };
+        public readonly Option<int?> HttpPort = new("--http-port") { Description = "HTTP port: health, and the API where there is one (default 8080)" };
+        public readonly Option<int?> ManagementPort = new("--management-port") { Description = "Metrics, drain and dashboard (default: the HTTP port of a silo without the API, else 9464)" };
+        public readonly Option<TimeSpan?> DrainTimeout = new("--drain-timeout") { Description = "How long a stopping model silo lets its sessions commit and move on (default 00:05:00)" };
+        public readonly Option<bool> Dashboard = new("--dashboard") { Description = "Orleans' dashboard on the management port at /dashboard" };
         public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once (default 1)" };
         public readonly Option<MigrationPolicy?> Migration = new("--migration") { Description = "After each chunk: stay, balance (move to a less loaded silo) or always (default stay)" };
         public readonly Option<FileInfo?> Tenants = new("--tenants") { Description = "The tenants file of the HTTP API (default ~/.config/reel/tenants.json)" };
@@ -42,7 +45,7 @@ public static class SiloCommands
         var command = new Command("silo", "Run a cluster member: a model silo (--model) or a plain one")
         {
             o.Model, o.Pool, o.Redis, o.Blob, o.Artifacts, o.State, o.ClusterId, o.ServiceId, o.AdvertiseIp, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
-            o.Migration,
+            o.Migration, o.ManagementPort, o.DrainTimeout, o.Dashboard,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: false, cancel)));
@@ -55,6 +58,7 @@ public static class SiloCommands
         var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state and artifacts in folders")
         {
             o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions, o.Tenants, o.ImageUrlHosts,
+            o.ManagementPort, o.DrainTimeout, o.Dashboard,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: true, cancel)));
@@ -67,7 +71,7 @@ public static class SiloCommands
         var urls = new Option<string?>("--urls") { Description = "Where the API listens, ASP.NET Core style (default http://*:8080, or --http-port)" };
         var command = new Command("gateway", "Run the HTTP API alone against a Redis-clustered cluster")
         {
-            o.Redis, o.Blob, o.Artifacts, o.Tenants, o.ImageUrlHosts, o.ClusterId, o.ServiceId, o.HttpPort, urls,
+            o.Redis, o.Blob, o.Artifacts, o.Tenants, o.ImageUrlHosts, o.ClusterId, o.ServiceId, o.HttpPort, o.ManagementPort, urls,
         };
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
         {
@@ -75,6 +79,36 @@ public static class SiloCommands
             await app.StartAsync(cancel);
             Console.Error.WriteLine($"reel: gateway running ({string.Join(", ", app.Urls)}). Ctrl+C stops.");
             await app.WaitForShutdownAsync(cancel);
+        }));
+        return command;
+    }
+
+    /// <summary>
+    /// <c>reel drain</c>: asks a running model silo, on its management port, to drain without exiting: it takes no new
+    /// session and hands its running ones on after their current chunk (node maintenance). Exit 0 once it is empty.
+    /// </summary>
+    public static Command Drain()
+    {
+        var host = new Option<string>("--host") { Description = "The silo's address", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "The silo's management port (its --http-port)", Required = true };
+        var command = new Command("drain", "Drain a running model silo without stopping it") { host, port };
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
+        {
+            using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.PostAsync($"http://{result.GetValue(host)}:{result.GetValue(port)}/drain", null, cancel);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new ReelConfigurationException($"No silo answers at {result.GetValue(host)}:{result.GetValue(port)}: {e.Message}");
+            }
+            if (!response.IsSuccessStatusCode)
+                throw new ReelConfigurationException($"{result.GetValue(host)}:{result.GetValue(port)} is not a model silo's management port ({(int)response.StatusCode}).");
+            var body = await response.Content.ReadAsStringAsync(cancel);
+            Console.WriteLine(body);
+            if (!body.Contains("\"drained\":true", StringComparison.Ordinal)) throw new ReelConfigurationException("The drain timed out: sessions are still running there.");
         }));
         return command;
     }
@@ -104,6 +138,9 @@ public static class SiloCommands
         options.ClusterId = result.GetValue(o.ClusterId) ?? options.ClusterId;
         options.ServiceId = result.GetValue(o.ServiceId) ?? options.ServiceId;
         options.HttpPort = result.GetValue(o.HttpPort) ?? options.HttpPort;
+        options.ManagementPort = result.GetValue(o.ManagementPort) ?? options.ManagementPort;
+        options.DrainTimeout = result.GetValue(o.DrainTimeout) ?? options.DrainTimeout;
+        options.Dashboard = result.GetValue(o.Dashboard) || options.Dashboard;
     }
 
     private static async Task RunAsync(ParseResult result, Options o, bool embedded, CancellationToken cancel)

@@ -206,6 +206,7 @@ public sealed partial class GenerationSessionGrain(
                 Emit($"planned {S.Plan.Count} chunk(s)");
                 await state.WriteStateAsync();
             }
+            if (S.Committed > 0) ReelTelemetry.SessionResumes.Add(1);
             video = S.Committed > 0 ? await LoadCommittedAsync(request.Continues, cancel) : request.Continues?.alias();
             for (var i = S.Committed; i < S.Plan.Count; i++)
             {
@@ -228,14 +229,28 @@ public sealed partial class GenerationSessionGrain(
                 Emit($"chunk {i + 1}/{S.Plan.Count} committed");
                 await state.WriteStateAsync();
                 LogChunkCommitted(key.Session, i + 1, S.Plan.Count, S.Silo);
-                if (S.Committed < S.Plan.Count && await MoveTargetAsync(key) is { } target)
+                if (S.Committed < S.Plan.Count)
                 {
-                    Emit($"moving to {target}");
-                    LogMoving(key.Session, S.Silo, target.ToString());
-                    RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
-                    this.MigrateOnIdle();
-                    RequestContext.Remove(IPlacementDirector.PlacementHintKey);
-                    return;
+                    // A draining silo hands every session on (or leaves it to the pool, which resumes it on the next
+                    // silo); otherwise the migration policy decides.
+                    var target = await MoveTargetAsync(key);
+                    if (target is null && slots.Draining)
+                    {
+                        Emit("waiting for a silo (this one is draining)");
+                        LogDrainedWithoutTarget(key.Session, S.Silo);
+                        // The next call (the pool's resume) places the session afresh, away from this silo.
+                        DeactivateOnIdle();
+                        return;
+                    }
+                    if (target is not null)
+                    {
+                        Emit($"moving to {target}{(slots.Draining ? " (draining)" : "")}");
+                        LogMoving(key.Session, S.Silo, target.ToString());
+                        RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
+                        this.MigrateOnIdle();
+                        RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+                        return;
+                    }
                 }
             }
             await WriteOutputsAsync(key, video!, job.Job, model.Config, cancel);
@@ -308,7 +323,7 @@ public sealed partial class GenerationSessionGrain(
     /// <summary>Where the session should continue after a commit, per the silo's migration policy; null to stay.</summary>
     private async Task<SiloAddress?> MoveTargetAsync(SessionKey key)
     {
-        if (options.Migration == MigrationPolicy.Stay) return null;
+        if (options.Migration == MigrationPolicy.Stay && !slots.Draining) return null;
         IReadOnlyList<SiloLoad> loads;
         try
         {
@@ -322,7 +337,7 @@ public sealed partial class GenerationSessionGrain(
         var here = loads.FirstOrDefault(l => l.Silo.Equals(silo.SiloAddress))?.Running.Count ?? 1;
         var others = loads.Where(l => !l.Silo.Equals(silo.SiloAddress) && l.FreeSlots > 0 && l.WeightsHash == S.WeightsHash
             && WeightsVersion.Matches(key.Weights, l.WeightsHash));
-        if (options.Migration == MigrationPolicy.Balance) others = others.Where(l => l.Running.Count + 2 <= here);
+        if (options.Migration == MigrationPolicy.Balance && !slots.Draining) others = others.Where(l => l.Running.Count + 2 <= here);
         return others.MinBy(l => l.Running.Count)?.Silo;
     }
 
@@ -352,6 +367,7 @@ public sealed partial class GenerationSessionGrain(
         S.Error = error;
         S.CompletedAt = DateTimeOffset.UtcNow;
         S.ExpiresAt = S.CompletedAt + S.Request?.Retention;
+        if (status == SessionStatus.Failed) ReelTelemetry.SessionFailures.Add(1, new KeyValuePair<string, object?>("pool", options.Pool));
         if (status == SessionStatus.Completed) S.Progress = 1;
         Emit(error?.Message ?? status.ToString().ToLowerInvariant());
         await state.WriteStateAsync();
@@ -375,6 +391,9 @@ public sealed partial class GenerationSessionGrain(
     private async Task<Tensor> GenerateChunkAsync(GenerationRequest request, ChunkSpan chunk, Tensor? video, string label, CancellationToken cancel)
     {
         var steps = new StepReporter(options.StepDelay, cancel);
+        using var span = ReelTelemetry.Source.StartActivity("session.chunk");
+        span?.SetTag("reel.session", Key.Session);
+        span?.SetTag("reel.chunk", chunk.Index);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var work = host.GenerateChunkAsync(request, chunk, video, steps, cancel);
         var seen = 0;
@@ -389,6 +408,7 @@ public sealed partial class GenerationSessionGrain(
         }
         var latents = await work;
         S.ModelSeconds += clock.Elapsed.TotalSeconds;
+        ReelTelemetry.ChunkDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("pool", options.Pool));
         return latents;
     }
 
@@ -429,6 +449,7 @@ public sealed partial class GenerationSessionGrain(
         await host.DecodeAsync(video, piece => decoded.AddRange(FrameTensors.ToFrames(piece)), cancel);
         S.ModelSeconds += clock.Elapsed.TotalSeconds;
         var frames = job.Output(decoded).ToList();
+        ReelTelemetry.FramesGenerated.Add(frames.Count, new KeyValuePair<string, object?>("pool", options.Pool));
         var folder = Directory.CreateTempSubdirectory("reel-session-");
         try
         {
@@ -490,6 +511,7 @@ public sealed partial class GenerationSessionGrain(
     {
         private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private (int Step, int Steps) _latest;
+        private long _lastStep = System.Diagnostics.Stopwatch.GetTimestamp();
 
         public Task Next => Volatile.Read(ref _signal).Task;
 
@@ -503,10 +525,13 @@ public sealed partial class GenerationSessionGrain(
 
         public void OnStep(ChunkSpan chunk, int step, int steps)
         {
+            // The model's own time per step (the test setting's pause below is not counted).
+            ReelTelemetry.StepDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(_lastStep).TotalSeconds);
             cancel.ThrowIfCancellationRequested();
             if (delay > TimeSpan.Zero) cancel.WaitHandle.WaitOne(delay);
             cancel.ThrowIfCancellationRequested();
             lock (this) _latest = (step, steps);
+            _lastStep = System.Diagnostics.Stopwatch.GetTimestamp();
             Interlocked.Exchange(ref _signal, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }
 
@@ -523,6 +548,9 @@ public sealed partial class GenerationSessionGrain(
 
     [LoggerMessage(LogLevel.Information, "Session {Session}: moving from {From} to {To}")]
     private partial void LogMoving(string session, string from, string to);
+
+    [LoggerMessage(LogLevel.Information, "Session {Session}: {Silo} drains and no other silo of the pool has room; the pool resumes it later")]
+    private partial void LogDrainedWithoutTarget(string session, string silo);
 
     [LoggerMessage(LogLevel.Warning, "Session {Session}: a newer activation committed; this one on {Silo} stops")]
     private partial void LogStale(string session, string silo);

@@ -19,7 +19,7 @@ public sealed class NoModelSiloException(string message) : OrleansException(mess
 /// <summary>
 /// Reads pool and weights version from the session key (placement runs before state is loaded), keeps the model
 /// silos whose metadata match, honours a caller's placement hint among them (a deliberate move names its target),
-/// and otherwise picks the one with the fewest running sessions in the loads the pool's silos publish.
+/// and otherwise picks one that is not draining with the fewest running sessions in the loads the pool's silos publish.
 /// </summary>
 public sealed class ModelSessionPlacementDirector(ISiloMetadataCache metadata, IGrainFactory grains) : IPlacementDirector
 {
@@ -32,7 +32,9 @@ public sealed class ModelSessionPlacementDirector(ISiloMetadataCache metadata, I
         if (IPlacementDirector.GetPlacementHint(target.RequestContextData, candidates) is { } hint) return hint;
         if (candidates.Length == 1) return candidates[0];
         var loads = await grains.GetGrain<IPoolGrain>(key.Pool).Loads();
-        return candidates.MinBy(silo => loads.FirstOrDefault(l => l.Silo.Equals(silo))?.Running.Count ?? 0)!;
+        // A draining silo takes nothing new; only when every candidate drains does the least loaded one get it.
+        return candidates.OrderBy(silo => loads.FirstOrDefault(l => l.Silo.Equals(silo))?.Draining == true)
+            .ThenBy(silo => loads.FirstOrDefault(l => l.Silo.Equals(silo))?.Running.Count ?? 0).First();
     }
 
     private bool Serves(SiloAddress silo, SessionKey key)

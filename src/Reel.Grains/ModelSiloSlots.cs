@@ -8,6 +8,7 @@ public sealed class ModelSiloSlots(ModelSiloOptions options)
 {
     private readonly Lock _lock = new();
     private readonly SortedSet<string> _running = new(StringComparer.Ordinal);
+    private volatile bool _draining;
 
     /// <summary>Raised after a slot is taken or given back.</summary>
     public event Action? Changed;
@@ -20,13 +21,23 @@ public sealed class ModelSiloSlots(ModelSiloOptions options)
         }
     }
 
-    /// <summary>Takes a slot for the session; true also when it holds one already.</summary>
+    /// <summary>Draining: the silo takes no session; the running ones move on after their current chunk.</summary>
+    public bool Draining => _draining;
+
+    /// <summary>Starts draining (for good: a drained silo stops, or stays empty for maintenance).</summary>
+    public void Drain()
+    {
+        _draining = true;
+        Changed?.Invoke();
+    }
+
+    /// <summary>Takes a slot for the session; true also when it holds one already. None while draining.</summary>
     public bool TryReserve(string session)
     {
         lock (_lock)
         {
             if (_running.Contains(session)) return true;
-            if (_running.Count >= options.MaxSessions) return false;
+            if (_draining || _running.Count >= options.MaxSessions) return false;
             _running.Add(session);
         }
         Changed?.Invoke();

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Reel.Abstractions;
+using System.Diagnostics.Metrics;
 using Reel.Inference;
 
 namespace Reel.Grains;
@@ -30,6 +31,7 @@ public sealed partial class ModelSiloSupervisor(
             LogLoadFailed(e, options.Pool);
             return;
         }
+        using var running = ReelTelemetry.ReportRunning(this, () => [new(slots.Running.Count, new KeyValuePair<string, object?>("pool", options.Pool))]);
         var changed = new SemaphoreSlim(0);
         void OnChanged() => changed.Release();
         slots.Changed += OnChanged;
@@ -40,7 +42,7 @@ public sealed partial class ModelSiloSupervisor(
             {
                 try
                 {
-                    var load = new SiloLoad(silo.SiloAddress, options.Pool, options.WeightsHash, options.MaxSessions, slots.Running, false, DateTimeOffset.UtcNow, served);
+                    var load = new SiloLoad(silo.SiloAddress, options.Pool, options.WeightsHash, options.MaxSessions, slots.Running, slots.Draining, DateTimeOffset.UtcNow, served);
                     await grains.GetGrain<IPoolGrain>(options.Pool).Report(load);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime.Placement;
 using Orleans.Storage;
+using System.Diagnostics.Metrics;
 using Reel.Abstractions;
+using Reel.Inference;
 
 namespace Reel.Grains;
 
@@ -52,8 +54,23 @@ public sealed partial class PoolGrain(
     private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(30);
 
     private readonly Dictionary<SiloAddress, SiloLoad> _loads = [];
+    private IDisposable? _queueMetric;
 
     private string Pool => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Only the silo hosting the pool reports its queue, so the metric's sum over silos is the queue.
+        _queueMetric = ReelTelemetry.ReportQueue(this, () => state.State.Queue.GroupBy(q => q.Key.Tenant)
+            .Select(g => new Measurement<int>(g.Count(), new("pool", Pool), new("tenant", g.Key))).ToList());
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _queueMetric?.Dispose();
+        return Task.CompletedTask;
+    }
 
     public async Task<SessionSnapshot> Submit(string tenant, VideoRequest request, string? weights = null, double share = 1)
     {
@@ -143,7 +160,8 @@ public sealed partial class PoolGrain(
     }
 
     /// <summary>
-    /// First the sessions of silos that left the cluster (died, stopped, a previous process) resume on live silos,
+    /// First the sessions of silos that left the cluster (died, stopped, a previous process) or that drain and let
+    /// them go resume on live silos,
     /// then waiting sessions start, each where its weights are and a slot is free, least loaded first.
     /// </summary>
     private async Task AdmitAsync()
@@ -151,7 +169,8 @@ public sealed partial class PoolGrain(
         var full = new HashSet<SiloAddress>();
         foreach (var (sessionKey, host) in state.State.Running.ToList())
         {
-            if (!Gone(SiloAddress.FromParsableString(host))) continue;
+            var address = SiloAddress.FromParsableString(host);
+            if (!Gone(address) && !DrainedOf(address, sessionKey)) continue;
             var key = SessionKey.Parse(sessionKey);
             var resumed = await PlaceAsync(key, full, session => session.Resume());
             if (resumed is null) continue;
@@ -204,6 +223,10 @@ public sealed partial class PoolGrain(
             throw;
         }
     }
+
+    /// <summary>A draining silo that no longer runs the session: it handed it on, or had nowhere to hand it.</summary>
+    private bool DrainedOf(SiloAddress host, string sessionKey) =>
+        _loads.TryGetValue(host, out var load) && load.Draining && !load.Running.Contains(sessionKey);
 
     /// <summary>A silo that is no longer a member: its sessions run nowhere.</summary>
     private bool Gone(SiloAddress host) =>

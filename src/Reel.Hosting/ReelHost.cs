@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Reel.Abstractions;
 using Reel.Gateway;
 using Reel.Inference;
@@ -24,9 +25,17 @@ public static class ReelHost
     public static WebApplication Build(Action<ReelSiloOptions> overrides)
     {
         var (builder, options) = Start(overrides);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Any, options.HttpPort));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Any, options.HttpPort);
+            if (options.ManagementPortOrDefault != options.HttpPort) k.Listen(IPAddress.Any, options.ManagementPortOrDefault);
+        });
+        // A stopping model silo drains first: the host waits for that, and a little more for Orleans to stop.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(30));
         builder.UseOrleans(silo =>
         {
+            silo.AddActivityPropagation();
+            if (options.Dashboard) silo.AddDashboard();
             silo.Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId));
             if (options.SiloName is { } name) silo.Configure<SiloOptions>(o => o.SiloName = name);
             // Failure detection is Orleans' own: its settings stay Orleans' names (Orleans:Membership:ProbeTimeout, ...).
@@ -48,6 +57,7 @@ public static class ReelHost
         if (options.Gateway) builder.Services.AddReelGateway(options.GatewayOptions);
         var app = builder.Build();
         app.MapGet("/healthz", Health);
+        app.MapReelManagement(options);
         if (options.Gateway) app.MapReelGateway();
         return app;
     }
@@ -58,15 +68,22 @@ public static class ReelHost
     /// </summary>
     public static WebApplication BuildGateway(Action<ReelSiloOptions> overrides, string? urls)
     {
-        var (builder, options) = Start(overrides);
+        // It serves the API: its management port is never the API's.
+        var (builder, options) = Start(o =>
+        {
+            overrides(o);
+            o.Gateway = true;
+        });
         var redis = options.Redis ?? throw new ReelConfigurationException("reel gateway needs --redis: the cluster it reaches.");
-        if (urls is not null) builder.WebHost.UseUrls(urls);
-        else builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Any, options.HttpPort));
-        builder.UseOrleansClient(client => client.UseRedisClustering(redis)
+        var management = $"http://*:{options.ManagementPortOrDefault}";
+        if (urls is not null) builder.WebHost.UseUrls($"{urls};{management}");
+        else builder.WebHost.UseUrls($"http://*:{options.HttpPort};{management}");
+        builder.UseOrleansClient(client => client.UseRedisClustering(redis).AddActivityPropagation()
             .Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId)));
         builder.Services.AddArtifactStore(options);
         builder.Services.AddReelGateway(options.GatewayOptions);
         var app = builder.Build();
+        app.MapReelManagement(options);
         app.MapReelGateway();
         return app;
     }
@@ -84,6 +101,7 @@ public static class ReelHost
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
         builder.Services.AddSingleton(options);
+        builder.Services.AddReelTelemetry();
         return (builder, options);
     }
 

@@ -44,6 +44,7 @@ public static class ReelSilo
                 Migration = options.Migration,
             });
             silo.Services.AddSingleton<ModelSiloSlots>();
+            silo.Services.AddSingleton<ModelSiloDrain>();
             silo.Services.AddHostedService<ModelSiloSupervisor>();
         }
         silo.UseSiloMetadata(metadata);

@@ -75,6 +75,20 @@ public sealed class ReelSiloOptions
     /// <summary>How often each tenant's account sweeps expired videos and orphaned artifacts (Reel:SweepPeriod). Default 10 min.</summary>
     public TimeSpan SweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// The management port (Reel:ManagementPort): /metrics (Prometheus), POST /drain and the Orleans dashboard, never
+    /// served on the tenants' API port. Default: the HTTP port for a silo without the API, else 9464.
+    /// </summary>
+    public int? ManagementPort { get; set; }
+
+    public int ManagementPortOrDefault => ManagementPort ?? (Gateway ? 9464 : HttpPort);
+
+    /// <summary>How long a stopping model silo lets its sessions commit their chunk and move on (Reel:DrainTimeout). Default 5 min.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Orleans' dashboard on the management port at /dashboard (Reel:Dashboard). Default false.</summary>
+    public bool Dashboard { get; set; }
+
     /// <summary>Whether webhooks may go to loopback and private addresses (Reel:WebhooksToPrivateAddresses). Default false.</summary>
     public bool WebhooksToPrivateAddresses { get; set; }
 
@@ -105,9 +119,12 @@ public sealed class ReelSiloOptions
         if (ContentUrlKey is { } key && !(Convert.TryFromBase64String(key, keyBytes, out var length) && length >= 32))
             throw new ReelConfigurationException("Reel:ContentUrlKey must be base64 of 32 to 64 bytes.");
         if (!(ContentUrlLifetime > TimeSpan.Zero)) throw new ReelConfigurationException("Reel:ContentUrlLifetime must be positive.");
+        if (!(DrainTimeout > TimeSpan.Zero)) throw new ReelConfigurationException("--drain-timeout must be positive.");
+        if (Gateway && ManagementPortOrDefault == HttpPort)
+            throw new ReelConfigurationException("The management port must differ from the HTTP API's port: tenants must not reach /metrics or /drain.");
         if (MaxSessions < 1) throw new ReelConfigurationException($"Max sessions must be at least 1, got {MaxSessions}.");
         if (Threads < 1) throw new ReelConfigurationException($"Threads must be at least 1, got {Threads}.");
-        foreach (var (name, port) in new[] { ("silo", SiloPort), ("gateway", GatewayPort), ("HTTP", HttpPort) })
+        foreach (var (name, port) in new[] { ("silo", SiloPort), ("gateway", GatewayPort), ("HTTP", HttpPort), ("management", ManagementPortOrDefault) })
             if (port is < 0 or > 65535) throw new ReelConfigurationException($"The {name} port must be 0-65535, got {port}.");
         if (AdvertiseIp is not null && !System.Net.IPAddress.TryParse(AdvertiseIp, out _))
             throw new ReelConfigurationException($"Advertise IP '{AdvertiseIp}' is not an IP address.");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using Reel.Model;
 using static TorchSharp.torch;
@@ -29,7 +30,7 @@ public sealed class ModelHost : IDisposable
     /// <summary>Generates one chunk's latents (see <see cref="VideoGenerator.GenerateChunk"/>); the result lives on the host's device.</summary>
     public Task<Tensor> GenerateChunkAsync(GenerationRequest request, ChunkSpan chunk, Tensor? previous,
         IGenerationProgress? progress = null, CancellationToken cancel = default) =>
-        Enqueue(model => new VideoGenerator(model).GenerateChunk(request, chunk, previous, progress), cancel);
+        Enqueue(model => new VideoGenerator(model).GenerateChunk(request, chunk, previous, progress), cancel, "model.generate_chunk");
 
     /// <summary>Decodes latents to frames [T, 3, H, W] in [-1, 1], one streaming pass, handing each piece to <paramref name="onFrames"/>.</summary>
     public Task DecodeAsync(Tensor latents, Action<Tensor> onFrames, CancellationToken cancel = default) =>
@@ -38,12 +39,16 @@ public sealed class ModelHost : IDisposable
             foreach (var frames in new VideoGenerator(model).Decode(latents))
                 using (frames) onFrames(frames);
             return true;
-        }, cancel);
+        }, cancel, "model.decode");
 
-    /// <summary>Runs <paramref name="work"/> on the host's thread after everything queued before it.</summary>
-    public Task<T> Enqueue<T>(Func<ReelModel, T> work, CancellationToken cancel = default)
+    /// <summary>
+    /// Runs <paramref name="work"/> on the host's thread after everything queued before it; a named work is a span of
+    /// the caller's trace (the host's thread does not inherit it by itself).
+    /// </summary>
+    public Task<T> Enqueue<T>(Func<ReelModel, T> work, CancellationToken cancel = default, string? name = null)
     {
         var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var parent = Activity.Current?.Context ?? default;
         var item = new WorkItem(model =>
         {
             if (cancel.IsCancellationRequested)
@@ -51,6 +56,7 @@ public sealed class ModelHost : IDisposable
                 result.TrySetCanceled(cancel);
                 return;
             }
+            using var span = name is null ? null : ReelTelemetry.Source.StartActivity(name, ActivityKind.Internal, parent);
             try
             {
                 result.TrySetResult(work(model));
@@ -78,7 +84,9 @@ public sealed class ModelHost : IDisposable
         try
         {
             set_num_threads(options.Threads);
+            var clock = Stopwatch.StartNew();
             model = ModelSource.Open(options.Weights, options.Config, options.Runtime);
+            ReelTelemetry.ModelLoadDuration.Record(clock.Elapsed.TotalSeconds);
             _loaded.TrySetResult(model);
         }
         catch (Exception e)

@@ -97,6 +97,65 @@ public sealed class SiloCommandTests
         Assert.Equal(ReferenceDigest(request), LatentDigest.Of(latents));
     }
 
+    [Theory]
+    [InlineData("sigterm")]
+    [InlineData("reel drain")]
+    public async Task A_draining_silo_commits_its_chunk_and_hands_the_session_on_with_identical_latents(string how)
+    {
+        using var redis = new RedisFixture();
+        using var azurite = new AzuriteFixture();
+        var request = new VideoRequest { Prompt = "a green circle rises", Width = 32, Height = 32, Frames = 25, Seed = 31 };
+        string[] args = ["silo", "--model", "--redis", redis.ConnectionString, "--blob", azurite.ConnectionString, "--advertise-ip", "127.0.0.1"];
+        // The first silo alone takes the session; the second joins before the drain.
+        using var drained = ReelServer.Start([.. args, "--drain-timeout", "00:01:00"], slowSteps: true);
+        await drained.HealthyAsync();
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString));
+        var key = (await client.Sessions.CreateAsync("acme", "default", request)).Key;
+        using var other = ReelServer.Start(args, slowSteps: true);
+        await other.HealthyAsync();
+        var running = await client.WaitFor(key, s => s.CommittedChunks == 1 && s.Progress > 1.0 / 3 + 0.05, drained);
+        Assert.Contains($":{drained.SiloPort}:", running.Silo);
+        var chunkAtDrain = running.Chunk;
+
+        if (how == "sigterm")
+        {
+            drained.Terminate();
+        }
+        else
+        {
+            var result = ReelProcess.Run("drain", "--port", $"{drained.ManagementPort}");
+            Assert.True(result.ExitCode == 0, result.Stderr);
+        }
+
+        var done = await client.WaitFor(key, s => s.IsFinished, other);
+        Assert.Equal(SessionStatus.Completed, done.Status);
+        // The chunk running at the drain was committed where it ran, not redone; the rest ran on the other silo.
+        Assert.Equal(done.Chunks, done.ChunkSilos.Count);
+        Assert.All(done.ChunkSilos.Take(chunkAtDrain + 1), s => Assert.Contains($":{drained.SiloPort}:", s));
+        Assert.All(done.ChunkSilos.Skip(chunkAtDrain + 1), s => Assert.Contains($":{other.SiloPort}:", s));
+        var store = BlobArtifactStore.Connect(azurite.ConnectionString);
+        await using (var stream = (await store.OpenReadAsync(SessionArtifacts.Latents(key)))!)
+        {
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy);
+            using var latents = LatentsFile.FromBytes(copy.ToArray());
+            Assert.Equal(ReferenceDigest(request), LatentDigest.Of(latents));
+        }
+
+        if (how == "sigterm")
+        {
+            // The silo exits by itself once drained, well within the drain timeout.
+            await ReelClient.Until(() => Task.FromResult(drained.HasExited), other);
+            Assert.Equal(0, drained.ExitCode);
+            return;
+        }
+        // Drained for maintenance: still up, and a new session goes elsewhere.
+        Assert.False(drained.HasExited);
+        var next = (await client.Sessions.CreateAsync("acme", "default", request with { Frames = 9 })).Key;
+        var finished = await client.WaitFor(next, s => s.IsFinished, other);
+        Assert.All(finished.ChunkSilos, s => Assert.Contains($":{other.SiloPort}:", s));
+    }
+
     /// <summary>The same request through `reel generate` on the same fresh `test` weights and thread count.</summary>
     private static string ReferenceDigest(VideoRequest request)
     {
@@ -133,11 +192,13 @@ public sealed class ReelServer : IDisposable
     private ReelServer(string[] args, bool slowSteps, IReadOnlyDictionary<string, string>? environment)
     {
         (SiloPort, GatewayPort, HttpPort) = (AzuriteFixture.FreePort(), AzuriteFixture.FreePort(), AzuriteFixture.FreePort());
+        ManagementPort = args[0] == "silo" ? HttpPort : AzuriteFixture.FreePort();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reel.dll"));
         // A gateway has no model or silo: it only listens on its HTTP port.
-        string[] own = args[0] == "gateway" ? ["--http-port", $"{HttpPort}"]
-            : ["--config", "test", "--threads", "1", "--silo-port", $"{SiloPort}", "--gateway-port", $"{GatewayPort}", "--http-port", $"{HttpPort}"];
+        string[] own = args[0] == "gateway" ? ["--http-port", $"{HttpPort}", "--management-port", $"{ManagementPort}"]
+            : ["--config", "test", "--threads", "1", "--silo-port", $"{SiloPort}", "--gateway-port", $"{GatewayPort}", "--http-port", $"{HttpPort}",
+                .. args[0] == "serve" ? new[] { "--management-port", $"{ManagementPort}" } : []];
         foreach (var arg in args.Concat(own)) start.ArgumentList.Add(arg);
         // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
         if (slowSteps) start.Environment["REEL__STEPDELAY"] = "00:00:00.300";
@@ -156,6 +217,9 @@ public sealed class ReelServer : IDisposable
     public int SiloPort { get; }
     public int GatewayPort { get; }
     public int HttpPort { get; }
+
+    /// <summary>Metrics and drain: the HTTP port of a silo, its own port for serve and gateway.</summary>
+    public int ManagementPort { get; }
     public bool HasExited => _process.HasExited;
 
     public static ReelServer Start(string[] args, bool slowSteps = false, IReadOnlyDictionary<string, string>? environment = null) =>
@@ -178,6 +242,15 @@ public sealed class ReelServer : IDisposable
             }
         }, this);
     }
+
+    /// <summary>SIGTERM, as Kubernetes stops a pod: the process shuts down (drains) by itself.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", $"{_process.Id}"])!;
+        kill.WaitForExit();
+    }
+
+    public int ExitCode => _process.ExitCode;
 
     /// <summary>SIGKILL: no shutdown, no deactivation, exactly like a crashed machine.</summary>
     public void Kill()

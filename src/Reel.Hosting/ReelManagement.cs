@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Orleans.Dashboard;
+using Reel.Grains;
+using Reel.Inference;
+
+namespace Reel.Hosting;
+
+/// <summary>
+/// What operators use and tenants never see (docs/contracts.md, "Management port"): OpenTelemetry metrics as
+/// Prometheus text at /metrics, POST /drain on model silos, Orleans' dashboard when switched on; all of it answered
+/// only on the management port. Traces (Reel's spans, Orleans' grain calls, ASP.NET Core requests) go to an OTLP
+/// collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+/// </summary>
+public static class ReelManagement
+{
+    public static void AddReelTelemetry(this IServiceCollection services)
+    {
+        var otlp = Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 };
+        services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics.AddMeter(ReelTelemetry.Name, "Microsoft.Orleans").AddAspNetCoreInstrumentation().AddPrometheusExporter())
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(ReelTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application").AddAspNetCoreInstrumentation();
+                if (otlp) tracing.AddOtlpExporter();
+            });
+    }
+
+    /// <summary>
+    /// The management endpoints, and for a model silo the drain on SIGTERM: before the silo stops, its sessions commit
+    /// their chunk and move on (at most the drain timeout; the host waits that long and a little more).
+    /// </summary>
+    public static void MapReelManagement(this WebApplication app, ReelSiloOptions options)
+    {
+        var port = options.ManagementPortOrDefault;
+        bool OnManagementPort(HttpContext http) => http.Connection.LocalPort == port;
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(http => http.Request.Path == "/metrics" && OnManagementPort(http));
+        var management = app.MapGroup("").AddEndpointFilter(async (context, next) =>
+            OnManagementPort(context.HttpContext) ? await next(context) : Results.NotFound());
+        if (options.Dashboard) management.MapOrleansDashboard("/dashboard");
+        if (!options.Model) return;
+        management.MapPost("/drain", async (ModelSiloDrain drain, CancellationToken cancel) =>
+        {
+            var drained = await drain.DrainAsync(options.DrainTimeout, cancel);
+            return Results.Ok(new { drained, running = app.Services.GetRequiredService<ModelSiloSlots>().Running.Count });
+        }).ExcludeFromDescription();
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        // Runs before the silo starts shutting down (grains would be deactivated, not moved): the silo still serves.
+        lifetime.ApplicationStopping.Register(() =>
+            app.Services.GetRequiredService<ModelSiloDrain>().DrainAsync(options.DrainTimeout).GetAwaiter().GetResult());
+    }
+}
