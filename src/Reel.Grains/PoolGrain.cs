@@ -61,8 +61,11 @@ public sealed partial class PoolGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // Only the silo hosting the pool reports its queue, so the metric's sum over silos is the queue.
-        _queueMetric = ReelTelemetry.ReportQueue(this, () => state.State.Queue.GroupBy(q => q.Key.Tenant)
-            .Select(g => new Measurement<int>(g.Count(), new("pool", Pool), new("tenant", g.Key))).ToList());
+        // Read at scrape time on the exporter's thread: only plain values are captured, never the grain's context.
+        var pool = Pool;
+        var queue = state.State;
+        _queueMetric = ReelTelemetry.ReportQueue(this, () => queue.Queue.ToList().GroupBy(q => q.Key.Tenant)
+            .Select(g => new Measurement<int>(g.Count(), new("pool", pool), new("tenant", g.Key))).ToList());
         return Task.CompletedTask;
     }
 

@@ -86,7 +86,7 @@ public sealed class ModelHost : IDisposable
             set_num_threads(options.Threads);
             var clock = Stopwatch.StartNew();
             model = ModelSource.Open(options.Weights, options.Config, options.Runtime);
-            ReelTelemetry.ModelLoadDuration.Record(clock.Elapsed.TotalSeconds);
+            ReelTelemetry.ModelLoaded(clock.Elapsed);
             _loaded.TrySetResult(model);
         }
         catch (Exception e)

@@ -17,13 +17,13 @@ public static class ReelTelemetry
 
     public static readonly Histogram<double> ChunkDuration = Meter.CreateHistogram<double>("reel.chunk.duration", "s", "Time to generate one chunk's latents");
     public static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>("reel.denoising_step.duration", "s", "Time of one denoising step");
-    public static readonly Histogram<double> ModelLoadDuration = Meter.CreateHistogram<double>("reel.model.load.duration", "s", "Time to load a silo's weights");
     public static readonly Counter<long> FramesGenerated = Meter.CreateCounter<long>("reel.frames.generated", "{frame}", "Frames of finished videos");
     public static readonly Counter<long> SessionFailures = Meter.CreateCounter<long>("reel.session.failures", "{session}", "Sessions that failed");
     public static readonly Counter<long> SessionResumes = Meter.CreateCounter<long>("reel.session.resumes", "{session}", "Sessions continued from a commit on a new activation");
     public static readonly Counter<long> Drains = Meter.CreateCounter<long>("reel.drains", "{drain}", "Drains of model silos");
 
     private static readonly ConcurrentDictionary<object, Func<IEnumerable<Measurement<int>>>> QueueSources = new();
+    private static double? _modelLoadSeconds;
     private static readonly ConcurrentDictionary<object, Func<IEnumerable<Measurement<int>>>> RunningSources = new();
 
     static ReelTelemetry()
@@ -32,7 +32,12 @@ public static class ReelTelemetry
             "Sessions waiting in a pool's admission queue, per tenant");
         Meter.CreateObservableGauge("reel.sessions.running", () => RunningSources.Values.SelectMany(f => f()), "{session}",
             "Sessions running on a model silo");
+        // A gauge, not a histogram: the load happens once, often before the metrics pipeline listens.
+        Meter.CreateObservableGauge<double>("reel.model.load.duration", () => _modelLoadSeconds is { } seconds ? [new Measurement<double>(seconds)] : [],
+            "s", "Time this silo took to load its weights");
     }
+
+    public static void ModelLoaded(TimeSpan took) => _modelLoadSeconds = took.TotalSeconds;
 
     /// <summary>A pool grain reports its queue (tags <c>pool</c>, <c>tenant</c>) while it is active here.</summary>
     public static IDisposable ReportQueue(object owner, Func<IEnumerable<Measurement<int>>> measure) => Register(QueueSources, owner, measure);

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Trace;
 using Reel.Abstractions;
 using Reel.Gateway;
 using Reel.Hosting;
@@ -28,6 +29,9 @@ public sealed class GatewayApiFixture : IAsyncLifetime
     public string AcmeKey { get; private set; } = "";
     public string GlobexKey { get; private set; } = "";
     public WebApplication App { get; private set; } = null!;
+
+    /// <summary>Every span the gateway, the silo and the model host ended, in memory.</summary>
+    public List<System.Diagnostics.Activity> Spans { get; } = [];
 
     /// <summary>A web server on 127.0.0.1 the gateway may fetch images from (its host is allow-listed).</summary>
     public WebApplication ImageHost { get; private set; } = null!;
@@ -57,8 +61,10 @@ public sealed class GatewayApiFixture : IAsyncLifetime
             ImageUrlHosts = ["127.0.0.1"], StepDelay = TimeSpan.FromMilliseconds(40), SweepPeriod = TimeSpan.FromSeconds(1),
             WebhooksToPrivateAddresses = true,
         };
-        builder.UseOrleans(silo => silo.UseLocalhostClustering(AzuriteFixture.FreePort(), AzuriteFixture.FreePort()).AddReel(options));
+        builder.UseOrleans(silo => silo.UseLocalhostClustering(AzuriteFixture.FreePort(), AzuriteFixture.FreePort()).AddActivityPropagation().AddReel(options));
         builder.Services.AddReelGateway(options.GatewayOptions);
+        builder.Services.AddReelTelemetry();
+        builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(Spans));
         App = builder.Build();
         App.MapReelGateway();
         await App.StartAsync();
