@@ -103,7 +103,7 @@ public sealed class HelmChartTests
         Assert.Single(rendered.All<V1PodDisruptionBudget>());
         Assert.Single(rendered.All<V2HorizontalPodAutoscaler>());
         Assert.Empty(rendered.ScaledObjects);
-        Assert.Single(rendered.All<V1NetworkPolicy>());
+        Assert.Equal(2, rendered.All<V1NetworkPolicy>().Count());
     }
 
     [Fact]
