@@ -18,11 +18,10 @@ public sealed class GatewayTests
         var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
         var acmeKey = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
         var globexKey = ReelProcess.Run("tenants", "add", "globex", "--file", tenants).Stdout.Trim();
-        using var serve = ReelServer.Start(["serve", "--artifacts", TestModels.TempFolder(), "--state", TestModels.TempFolder(), "--tenants", tenants]);
+        using var serve = ReelServer.Serve(tenants);
         await serve.HealthyAsync();
-        // The SDK's sizes map onto the served model once the model silo's first load report is in.
-        using var acme = new Api(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{serve.HttpPort}") }, acmeKey);
-        await ReelClient.Until(async () => (await acme.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data").GetArrayLength() == 1, serve);
+        using var acme = serve.Api(acmeKey);
+        await serve.ServesModelAsync(acme);
 
         var script = Path.Combine(TestModels.RepositoryRoot(), "tests", "conformance");
         var start = new ProcessStartInfo("node", ["videos.mjs"]) { WorkingDirectory = script, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -54,11 +53,10 @@ public sealed class GatewayTests
         await silo.HealthyAsync();
         await one.HealthyAsync("health");
         await two.HealthyAsync("health");
-        using var viaOne = new Api(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{one.HttpPort}") }, key);
-        using var viaTwo = new Api(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{two.HttpPort}") }, key);
-        // Both gateways' clients must have seen the silo's first load report (the pool knows the model).
-        foreach (var (api, server) in new[] { (viaOne, one), (viaTwo, two) })
-            await ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data").GetArrayLength() == 1, server);
+        using var viaOne = one.Api(key);
+        using var viaTwo = two.Api(key);
+        await one.ServesModelAsync(viaOne);
+        await two.ServesModelAsync(viaTwo);
 
         var created = await viaOne.SendAsync(HttpMethod.Post, "videos", Json("{\"prompt\":\"a red ball\",\"size\":\"32x32\",\"seconds\":\"2\"}"));
         Assert.Equal(HttpStatusCode.OK, created.Status);

@@ -225,6 +225,17 @@ public sealed class ReelServer : IDisposable
     public static ReelServer Start(string[] args, bool slowSteps = false, IReadOnlyDictionary<string, string>? environment = null) =>
         new(args, slowSteps, environment);
 
+    /// <summary>`reel serve` with its own state and artifacts folders and the tenants of <paramref name="tenants"/>.</summary>
+    public static ReelServer Serve(string tenants, bool slowSteps = false, IReadOnlyDictionary<string, string>? environment = null) =>
+        new(["serve", "--artifacts", TestModels.TempFolder(), "--state", TestModels.TempFolder(), "--tenants", tenants], slowSteps, environment);
+
+    /// <summary>A client of this process's HTTP API with a tenant's key.</summary>
+    public Api Api(string key) => new(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}") }, key);
+
+    /// <summary>Waits until the API knows the pool's model (its first model silo has reported): the SDK's sizes map from then on.</summary>
+    public Task ServesModelAsync(Api api) =>
+        ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data").GetArrayLength() == 1, this);
+
     /// <summary>Waits for 200 on /healthz (a silo: its model is loaded) or /health (a gateway).</summary>
     public async Task HealthyAsync(string path = "healthz")
     {

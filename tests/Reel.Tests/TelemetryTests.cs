@@ -32,10 +32,10 @@ public sealed partial class TelemetryTests
     {
         var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
         var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
-        using var serve = ReelServer.Start(["serve", "--artifacts", TestModels.TempFolder(), "--state", TestModels.TempFolder(), "--tenants", tenants], slowSteps: true);
+        using var serve = ReelServer.Serve(tenants, slowSteps: true);
         await serve.HealthyAsync();
-        using var api = new Api(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{serve.HttpPort}") }, key);
-        await ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data").GetArrayLength() == 1, serve);
+        using var api = serve.Api(key);
+        await serve.ServesModelAsync(api);
         using var scraper = new HttpClient();
         async Task<string> Scrape() => await scraper.GetStringAsync($"http://127.0.0.1:{serve.ManagementPort}/metrics");
 

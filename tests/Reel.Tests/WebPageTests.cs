@@ -13,12 +13,11 @@ public sealed class WebPageTests
         var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
         var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
         var lifetime = TimeSpan.FromSeconds(8);
-        using var serve = ReelServer.Start(["serve", "--artifacts", TestModels.TempFolder(), "--state", TestModels.TempFolder(), "--tenants", tenants],
-            environment: new Dictionary<string, string> { ["REEL__CONTENTURLLIFETIME"] = lifetime.ToString() });
+        using var serve = ReelServer.Serve(tenants, environment: new Dictionary<string, string> { ["REEL__CONTENTURLLIFETIME"] = lifetime.ToString() });
         await serve.HealthyAsync();
         var site = $"http://127.0.0.1:{serve.HttpPort}";
-        using var api = new Api(new HttpClient { BaseAddress = new Uri(site) }, key);
-        await ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, "models")).Body.GetProperty("data").GetArrayLength() == 1, serve);
+        using var api = serve.Api(key);
+        await serve.ServesModelAsync(api);
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
