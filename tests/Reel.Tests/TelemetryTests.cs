@@ -32,7 +32,7 @@ public sealed partial class TelemetryTests
     {
         var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
         var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
-        using var serve = ReelServer.Serve(tenants, slowSteps: true);
+        using var serve = ReelServer.Serve(tenants, slowSteps: true, new Dictionary<string, string> { ["REEL__DASHBOARD"] = "true" });
         await serve.HealthyAsync();
         using var api = serve.Api(key);
         await serve.ServesModelAsync(api);
@@ -57,8 +57,14 @@ public sealed partial class TelemetryTests
         Assert.Contains("reel_chunk_duration_seconds_bucket", after);
         Assert.Equal(0, Value(after, "reel_sessions_running", "pool=\"default\""));
 
-        // The tenants' port: no metrics, no drain.
+        // Orleans' dashboard, switched on, is on the management port too.
+        var dashboard = await scraper.GetAsync($"http://127.0.0.1:{serve.ManagementPort}/dashboard/");
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Equal("text/html", dashboard.Content.Headers.ContentType?.MediaType);
+
+        // The tenants' port: no metrics, no drain, no dashboard.
         Assert.Equal(HttpStatusCode.NotFound, (await scraper.GetAsync($"http://127.0.0.1:{serve.HttpPort}/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await scraper.GetAsync($"http://127.0.0.1:{serve.HttpPort}/dashboard/")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await scraper.PostAsync($"http://127.0.0.1:{serve.HttpPort}/drain", null)).StatusCode);
     }
 
