@@ -30,6 +30,9 @@ public sealed class PoolState
 
     /// <summary>The pass of the last session started: a tenant that starts waiting begins there, with no credit for having been idle.</summary>
     [Id(5)] public double VirtualTime { get; set; }
+
+    /// <summary>What each weights hash serves, as its silos last reported: requests are checked even while no silo runs.</summary>
+    [Id(6)] public Dictionary<string, ServedModel> Served { get; set; } = [];
 }
 
 [GenerateSerializer, Immutable]
@@ -106,7 +109,10 @@ public sealed partial class PoolGrain(
     public async Task Report(SiloLoad load)
     {
         _loads[load.Silo] = load;
-        if (state.State.WeightsSeen.TryAdd(load.WeightsHash, DateTimeOffset.UtcNow)) await SaveAsync();
+        var seen = state.State.WeightsSeen.TryAdd(load.WeightsHash, DateTimeOffset.UtcNow);
+        var described = !state.State.Served.TryGetValue(load.WeightsHash, out var known) || !Same(known, load.Model);
+        if (described) state.State.Served[load.WeightsHash] = load.Model;
+        if (seen || described) await SaveAsync();
         await AdmitAsync();
     }
 
@@ -121,11 +127,17 @@ public sealed partial class PoolGrain(
         if (state.State.Running.Remove(sessionKey)) await SaveAsync();
     }
 
+    /// <summary>The newest weights' model: from a live silo, else as its silos last described it (a pool scaled to zero still checks requests).</summary>
     public Task<ServedModel?> Served()
     {
         var newest = NewestVersion();
-        return Task.FromResult(LiveLoads().FirstOrDefault(l => WeightsVersion.Matches(newest, l.WeightsHash))?.Model);
+        return Task.FromResult(LiveLoads().FirstOrDefault(l => WeightsVersion.Matches(newest, l.WeightsHash))?.Model
+            ?? state.State.Served.Where(s => WeightsVersion.Matches(newest, s.Key)).Select(s => s.Value).FirstOrDefault());
     }
+
+    private static bool Same(ServedModel a, ServedModel b) =>
+        a.Name == b.Name && a.Sizes.SequenceEqual(b.Sizes) && a.Durations.SequenceEqual(b.Durations)
+        && (a.SizeMultiple, a.FrameRate, a.MaxSeconds) == (b.SizeMultiple, b.FrameRate, b.MaxSeconds);
 
     public Task<IReadOnlyList<SiloLoad>> Loads() => Task.FromResult<IReadOnlyList<SiloLoad>>(LiveLoads());
 

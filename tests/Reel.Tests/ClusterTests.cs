@@ -22,6 +22,22 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
     };
 
     [Fact]
+    public async Task A_pool_whose_silos_are_gone_still_knows_what_its_weights_serve()
+    {
+        var pool = cluster.Cluster.Client.GetGrain<IPoolGrain>("scaled-to-zero");
+        Assert.Null(await pool.Served());
+        // A silo that is not (or no longer) a member reports once: its load is not live, its description is kept.
+        var gone = SiloAddress.New(System.Net.IPAddress.Loopback, 1, 1);
+        var model = new ServedModel("test", ["32x32"], 8, 8, 20, [1, 2, 4]);
+        await pool.Report(new SiloLoad(gone, "scaled-to-zero", WeightsFolder.ContentHash(cluster.WeightsA), 1, [], false, DateTimeOffset.UtcNow, model));
+        Assert.Empty(await pool.Loads());
+        var served = await pool.Served();
+        Assert.NotNull(served);
+        Assert.Equal(["32x32"], served.Sizes);
+        Assert.Equal([1.0, 2.0, 4.0], served.Durations);
+    }
+
+    [Fact]
     public async Task Sessions_run_only_on_model_silos_of_their_pool_holding_their_weights()
     {
         var a = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9), cluster.VersionA);
