@@ -111,7 +111,9 @@ public sealed partial class PoolGrain(
         _loads[load.Silo] = load;
         var seen = state.State.WeightsSeen.TryAdd(load.WeightsHash, DateTimeOffset.UtcNow);
         var described = !state.State.Served.TryGetValue(load.WeightsHash, out var known) || !Same(known, load.Model);
-        if (described) state.State.Served[load.WeightsHash] = load.Model;
+        // Stored with arrays: JSON grain storage records the lists' concrete types, and a compiler-made collection type
+        // (what a collection expression gives a read-only list) cannot be resolved when the state is read back.
+        if (described) state.State.Served[load.WeightsHash] = load.Model with { Sizes = load.Model.Sizes.ToArray(), Durations = load.Model.Durations.ToArray() };
         if (seen || described) await SaveAsync();
         await AdmitAsync();
     }

@@ -55,6 +55,7 @@ public static class ReelHost
             silo.AddReel(options);
         });
         if (options.Gateway) builder.Services.AddReelGateway(options.GatewayOptions);
+        if (options.Model) builder.Services.AddHostedService<ReelManagement.DrainOnStop>();
         var app = builder.Build();
         app.MapGet("/healthz", Health);
         app.MapReelManagement(options);

@@ -30,10 +30,7 @@ public static class ReelManagement
             });
     }
 
-    /// <summary>
-    /// The management endpoints, and for a model silo the drain on SIGTERM: before the silo stops, its sessions commit
-    /// their chunk and move on (at most the drain timeout; the host waits that long and a little more).
-    /// </summary>
+    /// <summary>The management endpoints: metrics, the dashboard when switched on, and a model silo's drain.</summary>
     public static void MapReelManagement(this WebApplication app, ReelSiloOptions options)
     {
         var port = options.ManagementPortOrDefault;
@@ -48,9 +45,25 @@ public static class ReelManagement
             var drained = await drain.DrainAsync(options.DrainTimeout, cancel);
             return Results.Ok(new { drained, running = app.Services.GetRequiredService<ModelSiloSlots>().Running.Count });
         }).ExcludeFromDescription();
-        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        // Runs before the silo starts shutting down (grains would be deactivated, not moved): the silo still serves.
-        lifetime.ApplicationStopping.Register(() =>
-            app.Services.GetRequiredService<ModelSiloDrain>().DrainAsync(options.DrainTimeout).GetAwaiter().GetResult());
+    }
+
+    /// <summary>
+    /// The drain on SIGTERM: a host's lifecycle services all finish <c>StoppingAsync</c> before any service stops, so the
+    /// silo still serves while its sessions commit their chunk and move on (grains would be deactivated, not moved, once
+    /// Orleans stops). At most the drain timeout; the host waits that long and a little more.
+    /// </summary>
+    public sealed class DrainOnStop(ModelSiloDrain drain, ReelSiloOptions options) : IHostedLifecycleService
+    {
+        public Task StoppingAsync(CancellationToken cancellationToken) => drain.DrainAsync(options.DrainTimeout, cancellationToken);
+
+        public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
