@@ -1,7 +1,6 @@
 using System.Globalization;
 using FFMpegCore;
 using FFMpegCore.Exceptions;
-using FFMpegCore.Pipes;
 
 namespace Reel.Media;
 
@@ -120,12 +119,14 @@ public static class MediaReader
             $"scale={width}:{height}:force_original_aspect_ratio=increase:flags=bicubic",
             $"crop={width}:{height}",
         }.Where(f => f is not null));
-        using var output = new MemoryStream();
+        // Raw frames go to a file, not a pipe: reading ffmpeg's output pipe now and then came back empty (seen in CI).
+        var raw = Path.Combine(Path.GetTempPath(), $"reel-decode-{Guid.NewGuid():N}.rgb");
+        byte[] bytes;
         try
         {
             await FFMpegArguments
                 .FromFileInput(path, true, o => o.WithCustomArgument("-xerror"))
-                .OutputToPipe(new StreamPipeSink(output), o =>
+                .OutputToFile(raw, overwrite: true, o =>
                 {
                     o.WithCustomArgument($"-vf {filters} -pix_fmt rgb24 -an");
                     if (maxFrames is int n) o.WithCustomArgument($"-frames:v {n}");
@@ -133,13 +134,17 @@ public static class MediaReader
                 })
                 .CancellableThrough(cancel)
                 .ProcessAsynchronously(throwOnError: true);
+            bytes = await File.ReadAllBytesAsync(raw, cancel);
         }
-        catch (Exception e) when (e is FFMpegException or InvalidOperationException)
+        catch (Exception e) when (e is FFMpegException or InvalidOperationException or FileNotFoundException)
         {
             throw new MediaException($"{path} could not be decoded (damaged or truncated?).");
         }
+        finally
+        {
+            File.Delete(raw);
+        }
         var frameBytes = width * height * 3;
-        var bytes = output.ToArray();
         return Enumerable.Range(0, bytes.Length / frameBytes)
             .Select(i => new RgbFrame(width, height, bytes.AsSpan(i * frameBytes, frameBytes).ToArray())).ToList();
     }
