@@ -217,8 +217,7 @@ public sealed partial class GenerationSessionGrain(
                 LogChunkStarted(key.Session, i + 1, S.Plan.Count, S.Silo);
                 using var latents = await GenerateChunkAsync(request, chunk, video, $"chunk {i + 1}/{S.Plan.Count}", cancel);
                 var artifact = SessionArtifacts.Chunk(key, i, _writer);
-                using (var bytes = new MemoryStream(LatentsFile.ToBytes(latents)))
-                    await artifacts.WriteAsync(artifact, bytes, cancel);
+                await artifacts.WriteAllBytesAsync(artifact, LatentsFile.ToBytes(latents), cancel);
                 var stitched = await host.Enqueue(_ => VideoGenerator.Stitch(video, chunk, latents), cancel);
                 video?.Dispose();
                 video = stitched;
@@ -302,8 +301,7 @@ public sealed partial class GenerationSessionGrain(
         }
         using (head)
         {
-            using (var bytes = new MemoryStream(LatentsFile.ToBytes(head)))
-                await artifacts.WriteAsync(SessionArtifacts.LoopHead(key), bytes, cancel);
+            await artifacts.WriteAllBytesAsync(SessionArtifacts.LoopHead(key), LatentsFile.ToBytes(head), cancel);
             S.LoopHeadCommitted = true;
             Emit("loop: first pass committed");
             await state.WriteStateAsync();
@@ -311,14 +309,9 @@ public sealed partial class GenerationSessionGrain(
         }
     }
 
-    private async Task<Tensor> ReadLatentsAsync(ArtifactName name, CancellationToken cancel)
-    {
-        await using var stream = await artifacts.OpenReadAsync(name, cancel)
-            ?? throw new InvalidOperationException($"Committed latents {name} are missing.");
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy, cancel);
-        return LatentsFile.FromBytes(copy.ToArray());
-    }
+    private async Task<Tensor> ReadLatentsAsync(ArtifactName name, CancellationToken cancel) =>
+        LatentsFile.FromBytes(await artifacts.ReadAllBytesAsync(name, cancel)
+            ?? throw new InvalidOperationException($"Committed latents {name} are missing."));
 
     /// <summary>Where the session should continue after a commit, per the silo's migration policy; null to stay.</summary>
     private async Task<SiloAddress?> MoveTargetAsync(SessionKey key)
@@ -473,8 +466,7 @@ public sealed partial class GenerationSessionGrain(
         if (job.OutputLatentFrames(config) is { } kept)
         {
             using var output = video[.., .., ..kept];
-            using var bytes = new MemoryStream(LatentsFile.ToBytes(output));
-            await artifacts.WriteAsync(SessionArtifacts.Latents(key), bytes, cancel);
+            await artifacts.WriteAllBytesAsync(SessionArtifacts.Latents(key), LatentsFile.ToBytes(output), cancel);
         }
         // The outputs now hold every chunk: the per-chunk copies go, with any a stale duplicate left behind, and a loop's first pass.
         foreach (var name in await artifacts.ListAsync(SessionArtifacts.Chunks(key), cancel)) await artifacts.DeleteAsync(name, cancel);

@@ -94,7 +94,7 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
             var snapshot = video.Tenant == key.Tenant ? await SourceStatusAsync(video) : null;
             if (snapshot is not { Status: SessionStatus.Completed })
                 throw new ModelException($"Video {video.VideoId} is not a completed video of this tenant.");
-            if (wantLatents && snapshot.WeightsHash == weightsHash && await ReadAsync(SessionArtifacts.Latents(video), cancel) is { } bytes)
+            if (wantLatents && snapshot.WeightsHash == weightsHash && await artifacts.ReadAllBytesAsync(SessionArtifacts.Latents(video), cancel) is { } bytes)
                 return new Source(LatentsFile.FromBytes(bytes), null);
             return new Source(null, await DownloadAsync(SessionArtifacts.Video(video), folder, cancel)
                 ?? throw new ModelException($"Video {video.VideoId} has no MP4 to start from."));
@@ -115,15 +115,6 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
             // Its weights are served nowhere any more (placement finds no silo): the video cannot be read.
             return null;
         }
-    }
-
-    private async Task<byte[]?> ReadAsync(ArtifactName name, CancellationToken cancel)
-    {
-        await using var stream = await artifacts.OpenReadAsync(name, cancel);
-        if (stream is null) return null;
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy, cancel);
-        return copy.ToArray();
     }
 
     private async Task<string?> DownloadAsync(ArtifactName name, string folder, CancellationToken cancel)

@@ -47,3 +47,22 @@ public interface IArtifactStore
     /// <summary>Bytes stored under a prefix of whole segments (a tenant's storage, for its quota).</summary>
     Task<long> SizeAsync(ArtifactName prefix, CancellationToken cancel = default);
 }
+
+/// <summary>Whole artifacts as bytes, for the small ones (latents, inputs) that are read or written at once.</summary>
+public static class ArtifactStoreBytes
+{
+    public static async Task<byte[]?> ReadAllBytesAsync(this IArtifactStore store, ArtifactName name, CancellationToken cancel = default)
+    {
+        await using var stream = await store.OpenReadAsync(name, cancel);
+        if (stream is null) return null;
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy, cancel);
+        return copy.ToArray();
+    }
+
+    public static async Task WriteAllBytesAsync(this IArtifactStore store, ArtifactName name, byte[] bytes, CancellationToken cancel = default)
+    {
+        using var stream = new MemoryStream(bytes);
+        await store.WriteAsync(name, stream, cancel);
+    }
+}
