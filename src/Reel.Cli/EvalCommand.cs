@@ -26,7 +26,7 @@ public static class EvalCommand
         var model = new ModelOptions();
         var command = new Command("eval", "Measure how well generated clips follow their prompts and the world's physics")
         {
-            prompts, seeds, json, groundTruth, steps,
+            prompts, seeds, json, groundTruth, steps, Cases(),
         };
         model.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
@@ -50,6 +50,23 @@ public static class EvalCommand
             var report = Run(cases, repeats, reel?.Config ?? config, reel, result.GetValue(steps), cancel);
             Console.WriteLine(report.ToText());
             if (result.GetValue(json) is { } path) await File.WriteAllTextAsync(path.FullName, JsonSerializer.Serialize(report, CommandErrors.Json), cancel);
+        }));
+        return command;
+    }
+
+    /// <summary><c>reel eval cases</c>: writes an evaluation file drawn from a seed (a held-out set).</summary>
+    private static Command Cases()
+    {
+        var count = new Option<int>("--count") { Description = "Number of cases", DefaultValueFactory = _ => 240 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed the cases are drawn from", DefaultValueFactory = _ => 0 };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "File to write (default: standard output)" };
+        var command = new Command("cases", "Write an evaluation file of cases drawn from a seed") { count, seed, output };
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
+        {
+            if (result.GetValue(count) is < 1 or > 100_000) throw new ModelException("--count must be 1 to 100000.");
+            var text = EvalCases.Write(result.GetValue(count), result.GetValue(seed));
+            if (result.GetValue(output) is { } file) await File.WriteAllTextAsync(file.FullName, text, cancel);
+            else Console.Write(text);
         }));
         return command;
     }

@@ -24,7 +24,7 @@ public static class TrainCommand
         {
             Description = target == TrainingTarget.Dit ? "Weights folder to start from (its VAE is kept frozen; required for a new run)" : "Weights folder to start from",
         };
-        var steps = new Option<int?>("--steps") { Description = "Length of the run's schedule in steps (required for a new run)" };
+        var steps = new Option<int?>("--steps") { Description = "Length of the run's schedule in steps (required for a new run; with --resume, a new length from the checkpoint on)" };
         var batch = new Option<int>("--batch") { Description = "Clips per step", DefaultValueFactory = _ => 16 };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 4e-4 };
         var warmup = new Option<int>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => 200 };
@@ -42,7 +42,7 @@ public static class TrainCommand
             var runFolder = result.GetValue(checkpoints)?.FullName ?? Path.Combine(
                 Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "checkpoints", $"{name}-{configName}");
             var checkpoint = Path.Combine(runFolder, TrainingLoop.CheckpointFolder);
-            using var trainer = result.GetValue(resume) ? ResumeFrom(checkpoint) : StartNew(result, target, configName, checkpoint, initFrom, steps, batch, lr, warmup, seed);
+            using var trainer = result.GetValue(resume) ? ResumeFrom(checkpoint, result.GetValue(steps)) : StartNew(result, target, configName, checkpoint, initFrom, steps, batch, lr, warmup, seed);
 
             var stop = false;
             void Stop(PosixSignalContext context)
@@ -65,8 +65,8 @@ public static class TrainCommand
         return command;
     }
 
-    private static Trainer ResumeFrom(string checkpoint) =>
-        Directory.Exists(checkpoint) ? Trainer.Resume(checkpoint) : throw new ModelException($"No checkpoint to resume in {checkpoint}.");
+    private static Trainer ResumeFrom(string checkpoint, int? steps) =>
+        Directory.Exists(checkpoint) ? Trainer.Resume(checkpoint, steps) : throw new ModelException($"No checkpoint to resume in {checkpoint}.");
 
     private static Trainer StartNew(ParseResult result, TrainingTarget target, string configName, string checkpoint, Option<DirectoryInfo?> initFrom,
         Option<int?> steps, Option<int> batch, Option<double> lr, Option<int> warmup, Option<ulong> seed)

@@ -50,12 +50,17 @@ public sealed class Trainer : IDisposable
         return trainer;
     }
 
-    /// <summary>Continues the run saved in <paramref name="folder"/>.</summary>
-    public static Trainer Resume(string folder)
+    /// <summary>
+    /// Continues the run saved in <paramref name="folder"/>. <paramref name="steps"/> gives the schedule a new length
+    /// from here on (a run cut short still ends on a decayed rate); without it the run continues bit for bit.
+    /// </summary>
+    public static Trainer Resume(string folder, int? steps = null)
     {
         var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(folder, StateFile)), StateJson)!;
+        if (steps is { } length && length <= state.Step)
+            throw new ModelException($"The run is at step {state.Step}: a new schedule (--steps {length}) must be longer than that.");
         var model = ReelModel.Load(Path.Combine(folder, ModelFolder));
-        var trainer = new Trainer(model, state.Settings, state.Step);
+        var trainer = new Trainer(model, state.Settings with { Steps = steps ?? state.Settings.Steps }, state.Step);
         trainer._optimizer.load_state_dict(Path.Combine(folder, OptimizerFile));
         if (trainer._ema is { } ema)
         {

@@ -14,7 +14,7 @@ public sealed record EvalCase(int Line, string Prompt, SceneSpec Expected, int C
 /// Attributes are space-separated <c>key=value</c>: count, colour, shape, motion (comma-separated lists in object order,
 /// as long as count), occluder (yes|no), chunks (default 1), size (WxH).
 /// </summary>
-public static class EvalCases
+public static partial class EvalCases
 {
     private static readonly Dictionary<string, Motion> Motions = new()
     {
@@ -81,3 +81,4 @@ public static class EvalCases
         return cases;
     }
 }
+

@@ -81,4 +81,36 @@ public class EvalCommandTests
         Assert.Contains("cases.tsv:1: count must be 1 to 3", bad.Stderr);
         Assert.Single(bad.Stderr.Trim().Split('\n'));
     }
+
+    [Fact]
+    public void Written_cases_parse_back_to_their_attributes_and_new_word_cases_are_the_only_unknown_ones()
+    {
+        var cases = EvalCases.Parse(EvalCases.Write(240, 7));
+        Assert.Equal(240, cases.Count);
+        foreach (var c in cases)
+        {
+            var said = CaptionParser.Parse(c.Prompt).Spec;
+            Assert.True(said.Objects.Count == c.Expected.Objects.Count, c.Prompt);
+            foreach (var (heard, expected) in said.Objects.Zip(c.Expected.Objects))
+                Assert.True(heard with { Size = null } == expected, $"{c.Prompt}: {heard} for {expected}");
+            if (c.Expected.Occluder == true) Assert.True(said.Occluder, c.Prompt);
+        }
+        Assert.Equal(24, cases.Count(c => !c.KnownWords));
+        Assert.All(cases.Where(c => !c.KnownWords), c => Assert.Single(c.Expected.Objects));
+        Assert.True(cases.Count(c => c.Chunks > 1) >= 20);
+        Assert.Equal(24, cases.Count(c => c.Expected.Objects.Count == 3));
+        Assert.True(cases.Count(c => c.Expected.Occluder == true) >= 20);
+    }
+
+    [Fact]
+    public void The_committed_held_out_file_is_what_reel_eval_cases_writes_from_its_stated_seed()
+    {
+        var committed = File.ReadAllText(Path.Combine(TestModels.RepositoryRoot(), "eval", "heldout.tsv"));
+        var header = committed.Split('\n')[0];
+        Assert.StartsWith("# reel eval cases --count 240 --seed 2026", header);
+        var run = ReelProcess.Run("eval", "cases", "--count", "240", "--seed", "2026");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal(committed, run.Stdout);
+        Assert.Equal(1, ReelProcess.Run("eval", "cases", "--count", "0").ExitCode);
+    }
 }

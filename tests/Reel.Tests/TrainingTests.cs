@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Reel.Model;
 using Reel.Training;
 
@@ -55,6 +56,24 @@ public class TrainingTests
         var straight = Run(interrupt: false);
         Assert.Equal(9, straight.Trim().Split('\n').Length);
         Assert.Equal(straight, Run(interrupt: true));
+    }
+
+    [Fact]
+    public void A_resumed_run_given_a_shorter_schedule_decays_toward_its_final_rate_by_the_new_end()
+    {
+        var folder = TestModels.TempFolder();
+        using (var trainer = Trainer.Start(ReelModel.Create(ModelConfig.Test, seed: 3), Settings(TrainingTarget.Vae, 100)))
+            TrainingLoop.Run(trainer, folder, TimeSpan.FromHours(1), () => trainer.Step == 4);
+        var checkpoint = Path.Combine(folder, TrainingLoop.CheckpointFolder);
+        Assert.Throws<ModelException>(() => Trainer.Resume(checkpoint, steps: 4));
+        using var resumed = Trainer.Resume(checkpoint, steps: 10);
+        TrainingLoop.Run(resumed, folder, TimeSpan.FromHours(1), () => false);
+        var rates = File.ReadLines(Path.Combine(folder, TrainingLoop.LossFile)).Skip(1).Select(l => double.Parse(l.Split(',')[2], CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(10, rates.Length);
+        var original = Settings(TrainingTarget.Vae, 100);
+        Assert.Equal(original.LearningRateAt(3), rates[3]);
+        Assert.Equal(resumed.Settings.LearningRateAt(4), rates[4]);
+        Assert.True(rates[^1] < 0.1 * original.LearningRateAt(9), $"{rates[^1]}");
     }
 
     [Fact]
