@@ -12,5 +12,6 @@ var root = new RootCommand("Reel: a video generation model and the cluster that 
     SiloCommands.Gateway(),
     SiloCommands.Drain(),
     TenantsCommand.Create(),
+    WeightsCommand.Create(),
 };
 return await CommandErrors.InvokeAsync(root, args);

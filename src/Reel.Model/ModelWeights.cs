@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using static TorchSharp.torch;
 
 namespace Reel.Model;
 
@@ -95,7 +96,10 @@ public static class WeightsFolder
     }
 
     /// <summary>Tensor names and shapes from a safetensors header, without reading the data.</summary>
-    public static Dictionary<string, long[]> ReadShapes(string path)
+    public static Dictionary<string, long[]> ReadShapes(string path) =>
+        ReadHeader(path).ToDictionary(p => p.Key, p => p.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray());
+
+    private static Dictionary<string, JsonElement> ReadHeader(string path)
     {
         if (!File.Exists(path)) throw new ModelException($"Weights file '{path}' is missing.");
         using var stream = File.OpenRead(path);
@@ -109,13 +113,30 @@ public static class WeightsFolder
         try
         {
             using var json = JsonDocument.Parse(header);
-            return json.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__")
-                .ToDictionary(p => p.Name, p => p.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray());
+            var tensors = json.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__").ToDictionary(p => p.Name, p => p.Value.Clone());
+            foreach (var entry in tensors.Values)
+                if (entry.GetProperty("shape") is not { ValueKind: JsonValueKind.Array } shape || shape.EnumerateArray().Any(d => d.ValueKind != JsonValueKind.Number)
+                    || entry.GetProperty("dtype").ValueKind != JsonValueKind.String)
+                    throw new InvalidOperationException("an entry lacks its shape or dtype");
+            return tensors;
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
             throw new ModelException($"{path} is not a safetensors file (bad header: {e.Message}).");
         }
+    }
+
+    /// <summary>The precision a safetensors file stores its tensors in (one for the whole file, as this project writes them).</summary>
+    public static ScalarType StoredType(string path)
+    {
+        var types = ReadHeader(path).Select(p => p.Value.GetProperty("dtype").GetString()).Distinct().ToList();
+        return types switch
+        {
+            ["F32"] => ScalarType.Float32,
+            ["F16"] => ScalarType.Float16,
+            ["BF16"] => ScalarType.BFloat16,
+            _ => throw new ModelException($"{path} stores {string.Join(", ", types)}; weights files hold one of F32, F16 or BF16."),
+        };
     }
 
     /// <summary>Throws a message naming every tensor whose presence or shape differs from what the configuration builds.</summary>

@@ -95,19 +95,27 @@ public sealed class ReelModel : IDisposable
                  { (model.Vae, vaePath), (model.Dit, dit), (model.CaptionEncoder, Path.Combine(folder, WeightsFolder.CaptionEncoderFile)) })
         {
             WeightsFolder.RequireShapes(path, module.state_dict().ToDictionary(p => p.Key, p => p.Value.shape), manifest.Config.Name);
+            // Loading copies bytes: the module takes the file's precision first (a packed DiT is float16).
+            module.to(WeightsFolder.StoredType(path));
             module.load_safetensors(path);
         }
         return model.Prepare();
     }
 
-    /// <summary>Writes the weights (float32) and a manifest pairing the DiT with this VAE.</summary>
-    public void Save(string folder)
+    /// <summary>
+    /// Writes the weights and a manifest pairing the DiT with this VAE: float32, except the DiT in
+    /// <paramref name="ditStorage"/> when given (float16 halves a shipped folder; it loads back into float32).
+    /// </summary>
+    public void Save(string folder, ScalarType ditStorage = ScalarType.Float32)
     {
         Directory.CreateDirectory(folder);
-        foreach (var (module, name) in new (nn.Module, string)[]
-                 { (Vae, WeightsFolder.VaeFile), (Dit, WeightsFolder.DitFile), (CaptionEncoder, WeightsFolder.CaptionEncoderFile) })
+        foreach (var (module, name, storage) in new (nn.Module, string, ScalarType)[]
+                 {
+                     (Vae, WeightsFolder.VaeFile, ScalarType.Float32), (Dit, WeightsFolder.DitFile, ditStorage),
+                     (CaptionEncoder, WeightsFolder.CaptionEncoderFile, ScalarType.Float32),
+                 })
         {
-            module.to(ScalarType.Float32).save_safetensors(Path.Combine(folder, name));
+            module.to(storage).save_safetensors(Path.Combine(folder, name));
             module.to(Runtime.Dtype);
         }
         File.Delete(Path.Combine(folder, WeightsFolder.DitEmaFile));

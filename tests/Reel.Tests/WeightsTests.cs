@@ -58,6 +58,28 @@ public class WeightsTests
     }
 
     [Fact]
+    public void A_packed_folder_holds_the_ema_dit_in_float16_and_loads_into_float32_close_to_it()
+    {
+        using var model = TestModels.Active(seed: 3);
+        using var ema = TestModels.Active(seed: 5);
+        var (folder, packed) = (TestModels.TempFolder(), Path.Combine(TestModels.TempFolder(), "packed"));
+        model.Save(folder);
+        ema.Dit.save_safetensors(Path.Combine(folder, WeightsFolder.DitEmaFile));
+        var run = ReelProcess.Run("weights", "pack", folder, packed);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains(WeightsFolder.ContentHash(packed), run.Stdout);
+        Assert.False(File.Exists(Path.Combine(packed, WeightsFolder.DitEmaFile)));
+        Assert.Equal(ScalarType.Float16, WeightsFolder.StoredType(Path.Combine(packed, WeightsFolder.DitFile)));
+        Assert.Equal(ScalarType.Float32, WeightsFolder.StoredType(Path.Combine(packed, WeightsFolder.VaeFile)));
+        using var loaded = ReelModel.Load(packed);
+        Assert.All(loaded.Dit.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+        var (exact, shipped) = (DitOutput(loaded, ema.Dit), DitOutput(loaded));
+        Assert.NotEqual(exact, shipped);
+        Assert.True(Math.Abs(exact - shipped) < 1e-2 * Math.Max(1, Math.Abs(exact)), $"{exact} vs {shipped}");
+        Assert.Equal(1, ReelProcess.Run("weights", "pack", folder, packed).ExitCode);
+    }
+
+    [Fact]
     public void A_dit_paired_with_another_vae_is_refused()
     {
         using var model = TestModels.Active(seed: 3);
