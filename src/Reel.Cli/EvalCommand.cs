@@ -71,7 +71,7 @@ public static class EvalCommand
         return command;
     }
 
-    private static EvalReport Run(IReadOnlyList<EvalCase> cases, int repeats, ModelConfig config, ReelModel? model, int? steps, CancellationToken cancel)
+    internal static EvalReport Run(IReadOnlyList<EvalCase> cases, int repeats, ModelConfig config, ReelModel? model, int? steps, CancellationToken cancel)
     {
         var generator = model is null ? null : new VideoGenerator(model);
         var results = new List<CaseResult>();
@@ -146,14 +146,14 @@ public static class EvalCommand
         };
     }
 
-    private sealed record ClipResult(ulong Seed, string Caption, ClipScores? Generated, ClipScores GroundTruth);
+    internal sealed record ClipResult(ulong Seed, string Caption, ClipScores? Generated, ClipScores GroundTruth);
 
-    private sealed record CaseResult(int Line, string Prompt, bool KnownWords, int Chunks, string Size, List<ClipResult> Clips);
+    internal sealed record CaseResult(int Line, string Prompt, bool KnownWords, int Chunks, string Size, List<ClipResult> Clips);
 
-    private sealed record MetricSummary(int Clips, double? Colour, double? Shape, double? Count, double? Motion, double? Presence,
+    internal sealed record MetricSummary(int Clips, double? Colour, double? Shape, double? Count, double? Motion, double? Presence,
         double? Permanence, double? JoinJump);
 
-    private sealed record EvalReport(string Config, string Weights, int Seeds, List<CaseResult> Cases,
+    internal sealed record EvalReport(string Config, string Weights, int Seeds, List<CaseResult> Cases,
         Dictionary<string, MetricSummary> Generated, Dictionary<string, MetricSummary> GroundTruth, double? VaePsnr)
     {
         public string ToText()

@@ -6,6 +6,7 @@ var root = new RootCommand("Reel: a video generation model and the cluster that 
     GenerateCommand.Create(),
     EvalCommand.Create(),
     TrainCommand.Create(),
+    ScalingCommand.Create(),
     BenchCommand.Create(),
     SiloCommands.Silo(),
     SiloCommands.Serve(),

@@ -4,8 +4,8 @@ namespace Reel.Training;
 public sealed record ScalingPoint(double Compute, double Loss);
 
 /// <summary>
-/// L(C) = a·C^(−b) + c, fitted by least squares: for a fixed exponent b the curve is linear in a and c, so the fit
-/// solves that exactly and searches b (a coarse grid, then golden-section refinement on the best bracket).
+/// L(C) = a·C^(−b) + c with c ≥ 0, fitted by least squares: for a fixed exponent b the curve is linear in a and c, so
+/// the fit solves that exactly and searches b (a coarse grid, then golden-section refinement on the best bracket).
 /// </summary>
 public sealed record ScalingLaw(double A, double B, double C, double RSquared)
 {
@@ -47,6 +47,8 @@ public sealed record ScalingLaw(double A, double B, double C, double RSquared)
         var denominator = n * sxx - sx * sx;
         var a = Math.Abs(denominator) < 1e-300 ? 0 : (n * sxy - sx * sy) / denominator;
         var c = (sy - a * sx) / n;
+        // A loss has no negative floor: when the free fit wants one, the best curve through zero is the answer.
+        if (c < 0) (a, c) = (sxy / sxx, 0);
         var error = x.Zip(points, (v, p) => Math.Pow(a * v + c - p.Loss, 2)).Sum();
         return (a, c, error);
     }

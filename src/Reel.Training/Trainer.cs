@@ -160,13 +160,24 @@ public sealed class Trainer : IDisposable
         var givenMask = tensor(given.Cast<bool>().ToArray(), [b, chunk]);
         var givenSigma = tensor(sigma.Cast<float>().ToArray(), [b, chunk]);
         var frameTimesteps = where(givenMask, givenSigma, tensor(t).unsqueeze(1).expand(b, chunk));
-        var level = frameTimesteps.view(b, 1, chunk, 1, 1);
+        return FlowMatchingLoss(_model.Dit, _model.CaptionEncoder, x0, noise, frameTimesteps, givenMask.logical_not(), captions);
+    }
+
+    /// <summary>
+    /// The flow-matching objective: each latent frame is noised to its level t, x_t = (1 − t)·x0 + t·ε, and the DiT
+    /// predicts the velocity ε − x0; the loss is the mean squared error over the <paramref name="free"/> frames [B, T].
+    /// </summary>
+    public static Tensor FlowMatchingLoss(DiffusionTransformer dit, CaptionEncoder captionEncoder, Tensor x0, Tensor noise,
+        Tensor frameTimesteps, Tensor free, string[] captions)
+    {
+        var (b, frames) = (x0.shape[0], x0.shape[2]);
+        var level = frameTimesteps.view(b, 1, frames, 1, 1);
         var xt = (1 - level) * x0 + level * noise;
-        using var tokens = _model.CaptionEncoder.Encode(captions);
-        var velocity = _model.Dit.forward(xt, frameTimesteps, tokens.Tokens, tokens.Mask);
-        var free = givenMask.logical_not().view(b, 1, chunk, 1, 1).to(ScalarType.Float32);
-        var error = (velocity - (noise - x0)).square() * free;
-        return error.sum() / (free.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4]).clamp_min(1);
+        using var tokens = captionEncoder.Encode(captions);
+        var velocity = dit.forward(xt, frameTimesteps, tokens.Tokens, tokens.Mask);
+        var weight = free.view(b, 1, frames, 1, 1).to(ScalarType.Float32);
+        var error = (velocity - (noise - x0)).square() * weight;
+        return error.sum() / (weight.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4]).clamp_min(1);
     }
 
     private static double Gaussian(Reel.World.WorldRandom random) =>

@@ -17,14 +17,17 @@ public sealed record VideoBatch(Tensor Video, string[] Captions) : IDisposable
 /// </summary>
 public sealed class WorldBatches(ModelConfig config, ulong seed)
 {
-    /// <summary>A batch whose clips last <paramref name="latentFrames"/> latent frames (1 + f_t·(n − 1) frames).</summary>
-    public VideoBatch At(int step, int batchSize, int latentFrames)
+    /// <summary>
+    /// A batch whose clips last <paramref name="latentFrames"/> latent frames (1 + f_t·(n − 1) frames), at one of the
+    /// configuration's sizes drawn for the step unless <paramref name="size"/> is given.
+    /// </summary>
+    public VideoBatch At(int step, int batchSize, int latentFrames, VideoSize? size = null)
     {
         var random = Random(step, 0);
-        var size = random.Pick(config.Sizes);
+        var drawn = random.Pick(config.Sizes);
         var frames = FrameCount.ToPixel(config, latentFrames);
         var clips = Enumerable.Range(0, batchSize)
-            .Select(i => ProceduralWorld.Sample(StepSeed(step, i + 1), size.Width, size.Height, frames, config.FrameRate)).ToArray();
+            .Select(i => ProceduralWorld.Sample(StepSeed(step, i + 1), (size ?? drawn).Width, (size ?? drawn).Height, frames, config.FrameRate)).ToArray();
         return new VideoBatch(ToVideo(clips.Select(c => c.Frames).ToArray()), clips.Select(c => c.Caption).ToArray());
     }
 

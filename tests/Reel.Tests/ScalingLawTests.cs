@@ -31,6 +31,15 @@ public sealed class ScalingLawTests
     }
 
     [Fact]
+    public void A_fit_never_puts_the_loss_floor_below_zero()
+    {
+        // Three points on a steep curve that a negative floor would pass through exactly.
+        var law = ScalingLaw.Fit([new(1e8, 0.93), new(1e9, 0.43), new(3e9, 0.18)]);
+        Assert.Equal(0, law.C);
+        Assert.True(law.A > 0 && law.B > 0);
+    }
+
+    [Fact]
     public void Too_few_or_bad_points_are_refused()
     {
         Assert.Throws<ArgumentException>(() => ScalingLaw.Fit([new(1e12, 1), new(1e13, 0.9)]));
