@@ -23,10 +23,11 @@ public static class EvalCommand
         var json = new Option<FileInfo?>("--json") { Description = "Also write every score as JSON here" };
         var groundTruth = new Option<bool>("--ground-truth") { Description = "Only score ground-truth clips (no model)" };
         var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the model's)" };
+        var strips = new Option<DirectoryInfo?>("--strips") { Description = "Write each case's first clip as a PNG strip here: ground truth above, generated below" };
         var model = new ModelOptions();
         var command = new Command("eval", "Measure how well generated clips follow their prompts and the world's physics")
         {
-            prompts, seeds, json, groundTruth, steps, Cases(),
+            prompts, seeds, json, groundTruth, steps, strips, Cases(),
         };
         model.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
@@ -47,7 +48,9 @@ public static class EvalCommand
             if (repeats < 1) throw new ModelException("--seeds must be at least 1.");
             var (config, _) = model.Resolve(result);
             using var reel = result.GetValue(groundTruth) ? null : model.Open(result);
-            var report = Run(cases, repeats, reel?.Config ?? config, reel, result.GetValue(steps), cancel);
+            var stripFolder = result.GetValue(strips)?.FullName;
+            if (stripFolder is not null) Directory.CreateDirectory(stripFolder);
+            var report = Run(cases, repeats, reel?.Config ?? config, reel, result.GetValue(steps), cancel, stripFolder);
             Console.WriteLine(report.ToText());
             if (result.GetValue(json) is { } path) await File.WriteAllTextAsync(path.FullName, JsonSerializer.Serialize(report, CommandErrors.Json), cancel);
         }));
@@ -71,7 +74,8 @@ public static class EvalCommand
         return command;
     }
 
-    internal static EvalReport Run(IReadOnlyList<EvalCase> cases, int repeats, ModelConfig config, ReelModel? model, int? steps, CancellationToken cancel)
+    internal static EvalReport Run(IReadOnlyList<EvalCase> cases, int repeats, ModelConfig config, ReelModel? model, int? steps, CancellationToken cancel,
+        string? strips = null)
     {
         var generator = model is null ? null : new VideoGenerator(model);
         var results = new List<CaseResult>();
@@ -102,6 +106,7 @@ public static class EvalCommand
                     using var latents = generator.GenerateLatents(request);
                     var generated = generator.Decode(latents).SelectMany(chunk => { using (chunk) return FrameTensors.ToFrames(chunk).ToList(); }).ToList();
                     generatedScores = ClipEvaluation.Score(Tracker.Track(generated), c.Expected, config.FrameRate, boundaries);
+                    if (strips is not null && k == 0) WriteStrip(Path.Combine(strips, $"line{c.Line:D3}.png"), truth.Frames, generated);
                     psnr.Add(ReconstructionPsnr(model!, truth.Frames));
                 }
                 clips.Add(new ClipResult(seed, expanded.Caption, generatedScores, truthScores));
@@ -112,6 +117,14 @@ public static class EvalCommand
         if (!Console.IsErrorRedirected) Console.Error.WriteLine();
         return new EvalReport(config.Name, model?.WeightsHash ?? (model is null ? "none" : "fresh"), repeats, results,
             Summary(results, c => c.Generated), Summary(results, c => c.GroundTruth), psnr.Count > 0 ? Math.Round(psnr.Average(), 2) : null);
+    }
+
+    /// <summary>Nine evenly spaced frames of the ground truth above the same frames of the generated clip.</summary>
+    private static void WriteStrip(string path, IReadOnlyList<RgbFrame> truth, IReadOnlyList<RgbFrame> generated)
+    {
+        var picks = RgbFrame.EvenlySpaced(truth.Count, 9);
+        var frames = picks.Select(i => truth[i]).Concat(picks.Select(i => generated[i])).ToList();
+        MediaWriter.WriteImageAsync(path, RgbFrame.Grid(frames, picks.Length)).GetAwaiter().GetResult();
     }
 
     /// <summary>PSNR (dB, pixels in [0, 255]) of the VAE's encode-decode round trip of a ground-truth clip.</summary>

@@ -6,18 +6,18 @@ public sealed record RgbFrame(int Width, int Height, byte[] Pixels)
     public static RgbFrame Black(int width, int height) => new(width, height, new byte[width * height * 3]);
 
     /// <summary>
-    /// A grid of frames: <c>columns = ceil(√n)</c>, rows as needed, row-major, unused cells black.
+    /// A grid of frames: <paramref name="columns"/> per row (default <c>ceil(√n)</c>), rows as needed, row-major, unused cells black.
     /// </summary>
-    public static RgbFrame Grid(IReadOnlyList<RgbFrame> frames)
+    public static RgbFrame Grid(IReadOnlyList<RgbFrame> frames, int? columns = null)
     {
         if (frames.Count == 0) throw new ArgumentException("A grid needs at least one frame.", nameof(frames));
         var (w, h) = (frames[0].Width, frames[0].Height);
-        var columns = (int)Math.Ceiling(Math.Sqrt(frames.Count));
-        var rows = (frames.Count + columns - 1) / columns;
-        var sheet = Black(w * columns, h * rows);
+        var perRow = columns ?? (int)Math.Ceiling(Math.Sqrt(frames.Count));
+        var rows = (frames.Count + perRow - 1) / perRow;
+        var sheet = Black(w * perRow, h * rows);
         for (var i = 0; i < frames.Count; i++)
         {
-            var (x0, y0) = (i % columns * w, i / columns * h);
+            var (x0, y0) = (i % perRow * w, i / perRow * h);
             for (var y = 0; y < h; y++)
                 Array.Copy(frames[i].Pixels, y * w * 3, sheet.Pixels, ((y0 + y) * sheet.Width + x0) * 3, w * 3);
         }

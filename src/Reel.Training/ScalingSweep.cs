@@ -59,9 +59,9 @@ public sealed record ScalingSettings
     {
         "tiny" => new ScalingSettings
         {
-            Sizes = [new(64, 2, 2), new(96, 3, 3), new(128, 4, 4), new(192, 4, 6)],
-            Budgets = [1e12, 3e12, 1e13, 3e13],
-            HeldOutSize = new(256, 4, 8), HeldOutBudget = 8e13,
+            Sizes = [new(32, 2, 2), new(64, 2, 2), new(96, 3, 3), new(128, 4, 4)],
+            Budgets = [1e11, 3e11, 1e12, 3e12],
+            HeldOutSize = new(160, 4, 5), HeldOutBudget = 1e13,
         },
         "test" => new ScalingSettings
         {

@@ -49,9 +49,14 @@ public class EvalCommandTests
         var prompts = Path.Combine(folder, "cases.tsv");
         File.WriteAllText(prompts, Cases);
         var json = Path.Combine(folder, "eval.json");
-        var run = ReelProcess.Run("eval", "--prompts", prompts, "--config", "test", "--seeds", "1", "--steps", "2", "--threads", "1", "--json", json);
+        var strips = Path.Combine(folder, "strips");
+        var run = ReelProcess.Run("eval", "--prompts", prompts, "--config", "test", "--seeds", "1", "--steps", "2", "--threads", "1", "--json", json, "--strips", strips);
         Assert.True(run.ExitCode == 0, run.Stderr);
         Assert.Contains("ground truth all", run.Stdout);
+        // One strip per case, named by its line: nine frames of ground truth above the same nine generated ones.
+        Assert.Equal(["line002.png", "line003.png", "line004.png"], Directory.GetFiles(strips).Select(f => Path.GetFileName(f)!).Order());
+        var png = File.ReadAllBytes(Path.Combine(strips, "line004.png"));
+        Assert.Equal((9 * 48, 2 * 32), (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20))));
         var report = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
         Assert.Equal(3, report.GetProperty("cases").GetArrayLength());
         var clip = report.GetProperty("cases")[0].GetProperty("clips")[0];
