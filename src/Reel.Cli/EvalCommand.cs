@@ -111,7 +111,7 @@ public static class EvalCommand
                 }
                 clips.Add(new ClipResult(seed, expanded.Caption, generatedScores, truthScores));
             }
-            results.Add(new CaseResult(c.Line, c.Prompt, c.KnownWords, c.Chunks, size.ToString(), clips));
+            results.Add(new CaseResult(c.Line, c.Prompt, c.KnownWords, c.Expected.Objects.Count, c.Expected.Occluder == true, c.Chunks, size.ToString(), clips));
             if (!Console.IsErrorRedirected) Console.Error.Write($"\r{i + 1}/{cases.Count} cases, {clock.Elapsed.TotalSeconds:0} s");
         }
         if (!Console.IsErrorRedirected) Console.Error.WriteLine();
@@ -156,12 +156,16 @@ public static class EvalCommand
             ["all"] = Of(cases),
             ["knownWords"] = Of(cases.Where(c => c.KnownWords)),
             ["newWords"] = Of(cases.Where(c => !c.KnownWords)),
+            ["singleObject"] = Of(cases.Where(c => c.Objects == 1 && !c.Occluder && c.Chunks == 1)),
+            ["multiChunk"] = Of(cases.Where(c => c.Objects == 1 && c.Chunks > 1)),
+            ["multiObject"] = Of(cases.Where(c => c.Objects > 1)),
+            ["occlusion"] = Of(cases.Where(c => c.Occluder)),
         };
     }
 
     internal sealed record ClipResult(ulong Seed, string Caption, ClipScores? Generated, ClipScores GroundTruth);
 
-    internal sealed record CaseResult(int Line, string Prompt, bool KnownWords, int Chunks, string Size, List<ClipResult> Clips);
+    internal sealed record CaseResult(int Line, string Prompt, bool KnownWords, int Objects, bool Occluder, int Chunks, string Size, List<ClipResult> Clips);
 
     internal sealed record MetricSummary(int Clips, double? Colour, double? Shape, double? Count, double? Motion, double? Presence,
         double? Permanence, double? JoinJump);

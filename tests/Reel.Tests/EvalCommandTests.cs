@@ -64,6 +64,8 @@ public class EvalCommandTests
         Assert.Equal(PromptExpander.Expand("a red ball bouncing", PromptExpander.SeedFor(0)).Caption, clip.GetProperty("caption").GetString());
         Assert.Equal(JsonValueKind.Object, clip.GetProperty("generated").ValueKind);
         Assert.Equal(3, report.GetProperty("generated").GetProperty("all").GetProperty("clips").GetInt32());
+        int Clips(string split) => report.GetProperty("generated").GetProperty(split).GetProperty("clips").GetInt32();
+        Assert.Equal((2, 0, 1, 1), (Clips("singleObject"), Clips("multiChunk"), Clips("multiObject"), Clips("occlusion")));
         Assert.Equal(1, report.GetProperty("groundTruth").GetProperty("newWords").GetProperty("clips").GetInt32());
         Assert.True(report.GetProperty("groundTruth").GetProperty("all").GetProperty("colour").GetDouble() >= 99);
         Assert.True(report.GetProperty("vaePsnr").GetDouble() > 0);

@@ -4,7 +4,7 @@ using Reel.Media;
 
 namespace Reel.Tests;
 
-/// <summary>`reel generate` end to end, as a separate process, on fresh weights of the `test` configuration.</summary>
+/// <summary>`reel generate` end to end, as a separate process, on fresh weights of the `test` configuration (and once on the shipped weights).</summary>
 public class GenerateCommandTests
 {
     private readonly string _folder = TestModels.TempFolder();
@@ -124,6 +124,22 @@ public class GenerateCommandTests
         Assert.Equal(0, unknown.ExitCode);
         Assert.Contains("zebra", unknown.Stderr);
         Assert.Equal("zebra", JsonDocument.Parse(unknown.Stdout).RootElement.GetProperty("unknownWords")[0].GetString());
+    }
+
+    [Fact]
+    public async Task The_shipped_tiny_weights_are_the_default_and_make_a_clip_of_the_prompts_colour()
+    {
+        var shipped = Path.Combine(TestModels.RepositoryRoot(), "models", "tiny");
+        Assert.True(new DirectoryInfo(shipped).EnumerateFiles().Sum(f => f.Length) <= 40_000_000);
+        var output = PathFor("shipped.mp4");
+        var run = ReelProcess.Run("generate", "a red ball slides to the right", "-o", output, "--seed", "1", "--threads", "2", "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.DoesNotContain("untrained", run.Stderr);
+        var json = JsonDocument.Parse(run.Stdout).RootElement;
+        Assert.Equal(Reel.Model.WeightsFolder.ContentHash(shipped), json.GetProperty("weights").GetString());
+        var frames = await MediaReader.ReadVideoAsync(output, 48, 48, 8);
+        var expected = new Reel.World.SceneSpec([new Reel.World.ObjectSpec(Colour: Reel.World.Colour.Red)]);
+        Assert.Equal(100, Reel.World.ClipEvaluation.Score(Reel.World.Tracker.Track(frames), expected, 8, []).Colour);
     }
 
     [Fact]
