@@ -43,10 +43,7 @@ public class ScalingSweepTests
         Assert.Equal(1200, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
 
         // Killed without warning in the middle of the sweep, then run again: the same runs, bit for bit.
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reel.dll"));
-        foreach (var arg in Args(killed)) start.ArgumentList.Add(arg);
-        using (var process = Process.Start(start)!)
+        using (var process = Process.Start(ReelProcess.StartInfo(Args(killed)))!)
         {
             var csv = Path.Combine(killed, ScalingSweep.RunsFile);
             var deadline = DateTime.UtcNow.AddMinutes(2);

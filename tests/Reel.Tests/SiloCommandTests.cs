@@ -193,13 +193,11 @@ public sealed class ReelServer : IDisposable
     {
         (SiloPort, GatewayPort, HttpPort) = (AzuriteFixture.FreePort(), AzuriteFixture.FreePort(), AzuriteFixture.FreePort());
         ManagementPort = args[0] == "silo" ? HttpPort : AzuriteFixture.FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reel.dll"));
         // A gateway has no model or silo: it only listens on its HTTP port.
         string[] own = args[0] == "gateway" ? ["--http-port", $"{HttpPort}", "--management-port", $"{ManagementPort}"]
             : ["--config", "test", "--threads", "1", "--silo-port", $"{SiloPort}", "--gateway-port", $"{GatewayPort}", "--http-port", $"{HttpPort}",
                 .. args[0] == "serve" ? new[] { "--management-port", $"{ManagementPort}" } : []];
-        foreach (var arg in args.Concat(own)) start.ArgumentList.Add(arg);
+        var start = ReelProcess.StartInfo(args.Concat(own));
         // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
         if (slowSteps) start.Environment["REEL__STEPDELAY"] = "00:00:00.300";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;

@@ -83,10 +83,7 @@ public class TrainingTests
         string[] Args(string folder, params string[] more) =>
             ["train", "vae", "--config", "test", "--steps", "150", "--batch", "2", "--warmup", "5", "--threads", "1", "--checkpoints", folder, .. more];
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reel.dll"));
-        foreach (var arg in Args(killed)) start.ArgumentList.Add(arg);
-        using (var process = Process.Start(start)!)
+        using (var process = Process.Start(ReelProcess.StartInfo(Args(killed)))!)
         {
             var losses = Path.Combine(killed, TrainingLoop.LossFile);
             var deadline = DateTime.UtcNow.AddMinutes(2);
