@@ -38,7 +38,7 @@ public static class ScalingCommand
             if (cases is < 0 or > 96) throw new ModelException("--eval-cases must be 0 to 96.");
             var folder = result.GetValue(output)?.FullName ?? Path.Combine(
                 Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", $"scaling-{source.Config.Name}");
-            var report = Run(new ScalingSweep(folder, source, settings), folder, cases, cancel);
+            var report = Run(new ScalingSweep(folder, source, settings), source, folder, cases, cancel);
             Console.WriteLine(report.ToText());
             Console.WriteLine($"Plot: {Path.Combine(folder, PlotFile)}; figures: {Path.Combine(folder, ReportFile)}");
             await Task.CompletedTask;
@@ -64,7 +64,7 @@ public static class ScalingCommand
         return preset is null ? settings : preset with { Sizes = fitSizes, Budgets = fitBudgets, HeldOutSize = heldSize, HeldOutBudget = heldBudget };
     }
 
-    private static ScalingReport Run(ScalingSweep sweep, string folder, int evalCases, CancellationToken cancel)
+    private static ScalingReport Run(ScalingSweep sweep, ReelModel source, string folder, int evalCases, CancellationToken cancel)
     {
         var plan = sweep.Plan().ToList();
         foreach (var (size, budget, heldOut) in plan.Where(p => !p.HeldOut))
@@ -86,7 +86,7 @@ public static class ScalingCommand
         sweep.Run(held.Size, held.Budget, true, Console.Error.WriteLine);
 
         var runs = sweep.Finished();
-        var points = Adherence(sweep, folder, runs, evalCases, cancel);
+        var points = Adherence(sweep, source, folder, runs, evalCases, cancel);
         var prediction = JsonSerializer.Deserialize<Prediction>(File.ReadAllText(predictionPath), CommandErrors.Json)!;
         var report = ScalingReport.Analyse(runs, heldCompute, points) with { PredictedLoss = prediction.Loss };
         File.WriteAllText(Path.Combine(folder, ReportFile), JsonSerializer.Serialize(report, CommandErrors.Json));
@@ -95,10 +95,11 @@ public static class ScalingCommand
     }
 
     /// <summary>
-    /// Eval adherence of the frontier's runs at the smallest, middle and largest budget and of the held-out run, on the
-    /// first <paramref name="count"/> (single-object) cases of the held-out case file, one seed each; cached per run.
+    /// Eval adherence of the frontier's runs at the smallest, middle and largest budget, of the held-out run and of the
+    /// trained weights the sweep ran on, on the first <paramref name="count"/> (single-object) cases of the held-out case
+    /// file, one seed each; cached per run and per weights.
     /// </summary>
-    private static List<AdherencePoint> Adherence(ScalingSweep sweep, string folder, IReadOnlyList<ScalingRun> runs, int count, CancellationToken cancel)
+    private static List<AdherencePoint> Adherence(ScalingSweep sweep, ReelModel source, string folder, IReadOnlyList<ScalingRun> runs, int count, CancellationToken cancel)
     {
         if (count == 0) return [];
         var path = Path.Combine(folder, AdherenceFile);
@@ -114,6 +115,13 @@ public static class ScalingCommand
             points.Add(new AdherencePoint(run.Size, run.Budget, run.ValidationLoss, all.Clips, all.Colour ?? 0, all.Shape ?? 0, all.Motion ?? 0, all.Presence ?? 0));
             File.WriteAllText(path, JsonSerializer.Serialize(points, CommandErrors.Json));
             Console.Error.WriteLine($"Adherence of {run.Size} at {run.Budget:0.0e0} FLOPs: {points[^1].Adherence:0.0}%.");
+        }
+        // The weights the sweep ran on, when trained: the same measures far beyond the sweep's compute.
+        if (source.WeightsHash is { } hash && $"weights {hash["sha256:".Length..][..12]}" is var name && !points.Any(p => p.Size == name))
+        {
+            var all = EvalCommand.Run(cases, 1, source.Config, source, null, cancel).Generated["all"];
+            points.Add(new AdherencePoint(name, null, sweep.ValidationLoss(source), all.Clips, all.Colour ?? 0, all.Shape ?? 0, all.Motion ?? 0, all.Presence ?? 0));
+            File.WriteAllText(path, JsonSerializer.Serialize(points, CommandErrors.Json));
         }
         return points.OrderBy(p => p.ValidationLoss).ToList();
     }

@@ -3,8 +3,11 @@ namespace Reel.Training;
 /// <summary>The compute-optimal DiT size at one budget: where validation loss is lowest across sizes.</summary>
 public sealed record OptimalSize(double Budget, string BestRun, long BestParameters, double EstimatedParameters);
 
-/// <summary>Adherence of one run's samples (<c>reel eval</c> on single-object cases), beside its validation loss.</summary>
-public sealed record AdherencePoint(string Size, double Budget, double ValidationLoss, int Clips, double Colour, double Shape, double Motion, double Presence)
+/// <summary>
+/// Adherence of one model's samples (<c>reel eval</c> on single-object cases) beside its validation loss: a run of the
+/// sweep (size and budget), or the trained weights the sweep ran on (their hash, no budget).
+/// </summary>
+public sealed record AdherencePoint(string Size, double? Budget, double ValidationLoss, int Clips, double Colour, double Shape, double Motion, double Presence)
 {
     /// <summary>Mean of colour, shape and motion: how often a clip shows what its prompt says.</summary>
     public double Adherence => Math.Round((Colour + Shape + Motion) / 3, 1);
@@ -83,7 +86,7 @@ public sealed record ScalingReport(
         lines.Add($"held-out run at {HeldOutCompute:0.0e0} FLOPs: predicted {PredictedLoss:0.0000}"
             + (HeldOut is { } h ? $", measured {h.ValidationLoss:0.0000} ({h.Size}, {(h.ValidationLoss - PredictedLoss) / PredictedLoss * 100:+0.0;-0.0}%)" : ", not trained yet"));
         lines.AddRange(Adherence.Select(a =>
-            $"{a.Size}@{a.Budget:0.0e0}: val loss {a.ValidationLoss:0.0000} → adherence {a.Adherence:0.0}% (colour {a.Colour:0.0}, shape {a.Shape:0.0}, motion {a.Motion:0.0}, presence {a.Presence:0.0}; {a.Clips} clips)"));
+            $"{a.Size}{(a.Budget is { } b ? $"@{b:0.0e0}" : "")}: val loss {a.ValidationLoss:0.0000} → adherence {a.Adherence:0.0}% (colour {a.Colour:0.0}, shape {a.Shape:0.0}, motion {a.Motion:0.0}, presence {a.Presence:0.0}; {a.Clips} clips)"));
         return string.Join('\n', lines);
     }
 }

@@ -7,8 +7,17 @@ namespace Reel.Tests;
 
 public class ScalingSweepTests
 {
+    /// <summary>Saved weights of the test configuration: the sweep takes its VAE from them and measures them too.</summary>
+    private static readonly Lazy<string> Weights = new(() =>
+    {
+        var folder = TestModels.TempFolder();
+        using var model = TestModels.Active(seed: 3);
+        model.Save(folder);
+        return folder;
+    });
+
     private static string[] Args(string folder, params string[] more) =>
-        ["scaling", "--config", "test", "--out", folder, "--threads", "1", "--eval-cases", "2", .. more];
+        ["scaling", "--weights", Weights.Value, "--out", folder, "--threads", "1", "--eval-cases", "2", .. more];
 
     /// <summary>runs.csv without the wall-time column, which is the only thing a rerun may change.</summary>
     private static string[] Runs(string folder) =>
@@ -35,8 +44,10 @@ public class ScalingSweepTests
         Assert.True(root.GetProperty("heldOut").GetProperty("heldOut").GetBoolean());
         using var prediction = JsonDocument.Parse(File.ReadAllText(Path.Combine(straight, "prediction.json")));
         Assert.Equal(prediction.RootElement.GetProperty("loss").GetDouble(), root.GetProperty("predictedLoss").GetDouble());
+        // The frontier at three budgets, the held-out run, and the weights the sweep ran on (no budget).
         Assert.All(root.GetProperty("adherence").EnumerateArray(), p => Assert.Equal(2, p.GetProperty("clips").GetInt32()));
-        Assert.Equal(4, root.GetProperty("adherence").GetArrayLength());
+        Assert.Equal(5, root.GetProperty("adherence").GetArrayLength());
+        Assert.Single(root.GetProperty("adherence").EnumerateArray(), p => p.GetProperty("budget").ValueKind == JsonValueKind.Null);
 
         var png = File.ReadAllBytes(Path.Combine(straight, "scaling.png"));
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
