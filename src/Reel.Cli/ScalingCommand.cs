@@ -30,7 +30,7 @@ public static class ScalingCommand
         var model = new ModelOptions();
         var command = new Command("scaling", "Measure the scaling law of validation loss in training compute") { output, sizes, budgets, heldOut, evalCases, seed };
         model.AddTo(command);
-        command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
+        command.SetAction((result, cancel) => CommandErrors.RunAsync(() =>
         {
             using var source = model.Open(result);
             var settings = Settings(source.Config, result.GetValue(sizes), result.GetValue(budgets), result.GetValue(heldOut)) with { Seed = result.GetValue(seed) };
@@ -41,7 +41,7 @@ public static class ScalingCommand
             var report = Run(new ScalingSweep(folder, source, settings), source, folder, cases, cancel);
             Console.WriteLine(report.ToText());
             Console.WriteLine($"Plot: {Path.Combine(folder, PlotFile)}; figures: {Path.Combine(folder, ReportFile)}");
-            await Task.CompletedTask;
+            return Task.CompletedTask;
         }));
         return command;
     }
@@ -104,25 +104,30 @@ public static class ScalingCommand
         if (count == 0) return [];
         var path = Path.Combine(folder, AdherenceFile);
         var points = File.Exists(path) ? JsonSerializer.Deserialize<List<AdherencePoint>>(File.ReadAllText(path), CommandErrors.Json)! : [];
-        var frontier = runs.Where(r => !r.HeldOut).GroupBy(r => r.Budget).OrderBy(g => g.Key).Select(g => g.MinBy(r => r.ValidationLoss)!).ToList();
-        var chosen = new[] { frontier[0], frontier[frontier.Count / 2], frontier[^1] }.Distinct().Concat(runs.Where(r => r.HeldOut));
         var cases = EvalCases.Parse(EvalCases.Write(240, HeldOutCasesSeed)).Take(count).ToList();
-        foreach (var run in chosen.Where(r => !points.Any(p => p.Size == r.Size && p.Budget == r.Budget)))
+        void Measure(string name, double? budget, Func<ReelModel> open, Func<ReelModel, double> validationLoss)
         {
+            if (points.Any(p => p.Size == name && p.Budget == budget)) return;
             cancel.ThrowIfCancellationRequested();
-            using var model = ReelModel.Load(sweep.WeightsOf(run.Size, run.Budget));
-            var all = EvalCommand.Run(cases, 1, model.Config, model, null, cancel).Generated["all"];
-            points.Add(new AdherencePoint(run.Size, run.Budget, run.ValidationLoss, all.Clips, all.Colour ?? 0, all.Shape ?? 0, all.Motion ?? 0, all.Presence ?? 0));
+            var model = open();
+            try
+            {
+                var all = EvalCommand.Run(cases, 1, model.Config, model, null, cancel).Generated["all"];
+                points.Add(new AdherencePoint(name, budget, validationLoss(model), all.Clips, all.Colour ?? 0, all.Shape ?? 0, all.Motion ?? 0, all.Presence ?? 0));
+            }
+            finally
+            {
+                // The weights the sweep runs on stay open for it.
+                if (model != source) model.Dispose();
+            }
             File.WriteAllText(path, JsonSerializer.Serialize(points, CommandErrors.Json));
-            Console.Error.WriteLine($"Adherence of {run.Size} at {run.Budget:0.0e0} FLOPs: {points[^1].Adherence:0.0}%.");
+            Console.Error.WriteLine($"Adherence of {name}{(budget is { } b ? $" at {b:0.0e0} FLOPs" : "")}: {points[^1].Adherence:0.0}%.");
         }
+        var frontier = ScalingReport.FrontierOf(runs);
+        foreach (var run in new[] { frontier[0], frontier[frontier.Count / 2], frontier[^1] }.Distinct().Concat(runs.Where(r => r.HeldOut)))
+            Measure(run.Size, run.Budget, () => ReelModel.Load(sweep.WeightsOf(run.Size, run.Budget)), _ => run.ValidationLoss);
         // The weights the sweep ran on, when trained: the same measures far beyond the sweep's compute.
-        if (source.WeightsHash is { } hash && $"weights {hash["sha256:".Length..][..12]}" is var name && !points.Any(p => p.Size == name))
-        {
-            var all = EvalCommand.Run(cases, 1, source.Config, source, null, cancel).Generated["all"];
-            points.Add(new AdherencePoint(name, null, sweep.ValidationLoss(source), all.Clips, all.Colour ?? 0, all.Shape ?? 0, all.Motion ?? 0, all.Presence ?? 0));
-            File.WriteAllText(path, JsonSerializer.Serialize(points, CommandErrors.Json));
-        }
+        if (source.WeightsHash is { } hash) Measure($"weights {hash["sha256:".Length..][..12]}", null, () => source, sweep.ValidationLoss);
         return points.OrderBy(p => p.ValidationLoss).ToList();
     }
 

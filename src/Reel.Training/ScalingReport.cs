@@ -30,16 +30,16 @@ public sealed record ScalingReport(
     /// </summary>
     public static ScalingReport Analyse(IReadOnlyList<ScalingRun> runs, double heldOutCompute, IReadOnlyList<AdherencePoint> adherence)
     {
-        var fitted = runs.Where(r => !r.HeldOut).ToList();
-        var frontier = fitted.GroupBy(r => r.Budget).Select(g => g.MinBy(r => r.ValidationLoss)!).OrderBy(r => r.Compute).ToList();
+        var frontier = FrontierOf(runs);
         var law = ScalingLaw.Fit(frontier.Select(r => new ScalingPoint(r.Compute, r.ValidationLoss)).ToList());
-        var optimal = fitted.GroupBy(r => r.Budget).OrderBy(g => g.Key).Select(g =>
-        {
-            var best = g.MinBy(r => r.ValidationLoss)!;
-            return new OptimalSize(g.Key, best.Size, best.Parameters, Math.Round(Vertex(g.ToList()) ?? best.Parameters));
-        }).ToList();
+        var optimal = frontier.Select(best => new OptimalSize(best.Budget, best.Size, best.Parameters,
+            Math.Round(Vertex(runs.Where(r => !r.HeldOut && r.Budget == best.Budget).ToList()) ?? best.Parameters))).ToList();
         return new ScalingReport(runs, frontier, law, optimal, heldOutCompute, law.Loss(heldOutCompute), runs.FirstOrDefault(r => r.HeldOut), adherence);
     }
+
+    /// <summary>The best run of the fit at each budget, smallest budget first.</summary>
+    public static IReadOnlyList<ScalingRun> FrontierOf(IEnumerable<ScalingRun> runs) =>
+        runs.Where(r => !r.HeldOut).GroupBy(r => r.Budget).OrderBy(g => g.Key).Select(g => g.MinBy(r => r.ValidationLoss)!).ToList();
 
     /// <summary>The parameter count at the minimum of a least-squares parabola in log10 N, when it opens upward and lies within the sizes.</summary>
     private static double? Vertex(IReadOnlyList<ScalingRun> runs)

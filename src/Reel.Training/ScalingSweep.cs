@@ -89,8 +89,6 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
 {
     public const string RunsFile = "runs.csv", DataFile = "clips.safetensors", CaptionsFile = "captions.json";
 
-    public ScalingSettings Settings => settings;
-
     public IReadOnlyList<ScalingRun> Finished() =>
         File.Exists(Path.Combine(folder, RunsFile))
             ? File.ReadLines(Path.Combine(folder, RunsFile)).Skip(1).Where(l => l.Length > 0).Select(ParseRun).ToList()
@@ -99,12 +97,6 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
     /// <summary>The runs of the fit (every size at every budget), smallest compute first, then the held-out run.</summary>
     public IEnumerable<(DitSize Size, double Budget, bool HeldOut)> Plan() =>
         settings.Budgets.SelectMany(b => settings.Sizes.Select(s => (s, b, false))).Append((settings.HeldOutSize, settings.HeldOutBudget, true));
-
-    public static long Parameters(ModelConfig config)
-    {
-        using var dit = new DiffusionTransformer(config);
-        return ReelModel.ParameterCount(dit);
-    }
 
     /// <summary>Steps of a run and the compute they take: the budget rounded to whole steps.</summary>
     public (int Steps, double Compute) Length(DitSize size, double budget)
@@ -133,7 +125,7 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
         using var model = Train(config, steps, train, RunSeed(size, budget));
         var loss = ValidationLoss(model, validation);
         model.Save(WeightsOf(size.Name, budget));
-        var run = new ScalingRun(size.Name, Parameters(config), budget, steps, compute, loss, Math.Round(clock.Elapsed.TotalSeconds, 1), heldOut);
+        var run = new ScalingRun(size.Name, ReelModel.ParameterCount(model.Dit), budget, steps, compute, loss, Math.Round(clock.Elapsed.TotalSeconds, 1), heldOut);
         Append(run);
         log?.Invoke($"{size.Name} ({run.Parameters / 1e6:0.00} M) at {budget:0.#e0} FLOPs: {steps} steps, validation loss {loss:0.0000}, {run.Seconds:0} s");
         return run;
@@ -201,9 +193,10 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
         for (var start = 0; start < validation.Captions.Length; start += 64)
         {
             using var scope = NewDisposeScope();
-            var x0 = validation.Latents[start..Math.Min(start + 64, validation.Captions.Length)];
+            var end = Math.Min(start + 64, validation.Captions.Length);
+            var x0 = validation.Latents[start..end];
             var (noise, levels) = Noise(x0, generator);
-            var captions = validation.Captions[start..Math.Min(start + 64, validation.Captions.Length)];
+            var captions = validation.Captions[start..end];
             var loss = Trainer.FlowMatchingLoss(model.Dit, model.CaptionEncoder, x0, noise, levels, ones_like(levels), captions);
             total += loss.item<float>() * captions.Length;
             count += captions.Length;

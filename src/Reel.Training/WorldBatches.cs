@@ -23,11 +23,10 @@ public sealed class WorldBatches(ModelConfig config, ulong seed)
     /// </summary>
     public VideoBatch At(int step, int batchSize, int latentFrames, VideoSize? size = null)
     {
-        var random = Random(step, 0);
-        var drawn = random.Pick(config.Sizes);
+        var (width, height) = size ?? Random(step, 0).Pick(config.Sizes);
         var frames = FrameCount.ToPixel(config, latentFrames);
         var clips = Enumerable.Range(0, batchSize)
-            .Select(i => ProceduralWorld.Sample(StepSeed(step, i + 1), (size ?? drawn).Width, (size ?? drawn).Height, frames, config.FrameRate)).ToArray();
+            .Select(i => ProceduralWorld.Sample(StepSeed(step, i + 1), width, height, frames, config.FrameRate)).ToArray();
         return new VideoBatch(ToVideo(clips.Select(c => c.Frames).ToArray()), clips.Select(c => c.Caption).ToArray());
     }
 

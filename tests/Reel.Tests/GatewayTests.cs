@@ -16,8 +16,8 @@ public sealed class GatewayTests
     public async Task The_official_openai_SDK_drives_a_running_reel_serve()
     {
         var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
-        var acmeKey = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
-        var globexKey = ReelProcess.Run("tenants", "add", "globex", "--file", tenants).Stdout.Trim();
+        var acmeKey = ReelProcess.AddTenant(tenants, "acme");
+        var globexKey = ReelProcess.AddTenant(tenants, "globex");
         using var serve = ReelServer.Serve(tenants);
         await serve.HealthyAsync();
         using var acme = serve.Api(acmeKey);
@@ -46,7 +46,7 @@ public sealed class GatewayTests
     {
         using var redis = new RedisFixture();
         var (artifacts, tenants) = (TestModels.TempFolder(), Path.Combine(TestModels.TempFolder(), "tenants.json"));
-        var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants, "--max-active", "1", "--seconds-per-day", "3").Stdout.Trim();
+        var key = ReelProcess.AddTenant(tenants, "acme", "--max-active", "1", "--seconds-per-day", "3");
         using var silo = ReelServer.Start(["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--artifacts", artifacts], slowSteps: true);
         using var one = ReelServer.Start(["gateway", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--tenants", tenants]);
         using var two = ReelServer.Start(["gateway", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--tenants", tenants]);

@@ -16,6 +16,9 @@ public static class ReelProcess
         return start;
     }
 
+    /// <summary>`reel tenants add NAME --file FILE [OPTIONS]`: the key it prints once.</summary>
+    public static string AddTenant(string file, string name, params string[] options) => Run(["tenants", "add", name, "--file", file, .. options]).Stdout.Trim();
+
     public static Result Run(params string[] args)
     {
         using var process = Process.Start(StartInfo(args))!;

@@ -31,7 +31,7 @@ public sealed partial class TelemetryTests
     public async Task The_management_port_serves_metrics_that_move_during_a_generation_and_the_API_port_serves_none()
     {
         var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
-        var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
+        var key = ReelProcess.AddTenant(tenants, "acme");
         using var serve = ReelServer.Serve(tenants, slowSteps: true, new Dictionary<string, string> { ["REEL__DASHBOARD"] = "true" });
         await serve.HealthyAsync();
         using var api = serve.Api(key);

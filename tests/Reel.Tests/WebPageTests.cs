@@ -11,7 +11,7 @@ public sealed class WebPageTests
     public async Task A_person_makes_watches_and_finds_a_video_in_the_page_and_the_key_never_enters_a_URL()
     {
         var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
-        var key = ReelProcess.Run("tenants", "add", "acme", "--file", tenants).Stdout.Trim();
+        var key = ReelProcess.AddTenant(tenants, "acme");
         var lifetime = TimeSpan.FromSeconds(8);
         using var serve = ReelServer.Serve(tenants, environment: new Dictionary<string, string> { ["REEL__CONTENTURLLIFETIME"] = lifetime.ToString() });
         await serve.HealthyAsync();
