@@ -7,6 +7,7 @@ var root = new RootCommand("Reel: a video generation model and the cluster that 
     EvalCommand.Create(),
     TrainCommand.Create(),
     ScalingCommand.Create(),
+    AblateCommand.Create(),
     BenchCommand.Create(),
     SiloCommands.Silo(),
     SiloCommands.Serve(),

@@ -112,7 +112,7 @@ public static class ScalingCommand
             var model = open();
             try
             {
-                var all = EvalCommand.Run(cases, 1, model.Config, model, null, cancel).Generated["all"];
+                var all = EvalCommand.Run(cases, model.Config, model, new EvalCommand.EvalSettings(1), cancel).Generated["all"];
                 points.Add(new AdherencePoint(name, budget, validationLoss(model), all.Clips, all.Colour ?? 0, all.Shape ?? 0, all.Motion ?? 0, all.Presence ?? 0));
             }
             finally

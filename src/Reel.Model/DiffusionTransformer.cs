@@ -8,12 +8,12 @@ namespace Reel.Model;
 public sealed class TimestepEmbedder : nn.Module<Tensor, Tensor>
 {
     private const int FrequencyDims = 256;
-    private readonly Linear fc1, fc2;
+    private readonly CastingLinear fc1, fc2;
 
     public TimestepEmbedder(long width) : base(nameof(TimestepEmbedder))
     {
-        fc1 = nn.Linear(FrequencyDims, width);
-        fc2 = nn.Linear(width, width);
+        fc1 = new CastingLinear(FrequencyDims, width);
+        fc2 = new CastingLinear(width, width);
         RegisterComponents();
     }
 
@@ -24,38 +24,44 @@ public sealed class TimestepEmbedder : nn.Module<Tensor, Tensor>
         var half = FrequencyDims / 2;
         var freqs = exp(-Math.Log(10000) * arange(half, float32, t.device) / half);
         var args = (t.to(ScalarType.Float32) * 1000).unsqueeze(-1) * freqs;
-        var embedding = cat([args.cos(), args.sin()], -1).to(fc1.weight!.dtype);
+        var embedding = cat([args.cos(), args.sin()], -1);
         return fc2.forward(nn.functional.silu(fc1.forward(embedding))).MoveToOuterDisposeScope();
     }
 }
 
 /// <summary>
 /// A DiT block: self-attention over all spacetime tokens with 3D rotary positions, cross-attention to the
-/// caption, and an MLP. Self-attention and MLP are modulated (shift, scale, gate) per latent frame by adaLN-Zero,
-/// so each frame follows its own timestep.
+/// caption (unless the model conditions on the pooled caption alone), and an MLP. Self-attention and MLP are
+/// modulated (shift, scale, gate) per latent frame by adaLN-Zero, so each frame follows its own timestep.
 /// </summary>
 public sealed class DitBlock : nn.Module
 {
-    private readonly Float32LayerNorm norm1, norm2, norm3;
-    private readonly MultiHeadAttention attn, cross_attn;
+    private readonly Float32LayerNorm norm1, norm3;
+    private readonly Float32LayerNorm? norm2;
+    private readonly MultiHeadAttention attn;
+    private readonly MultiHeadAttention? cross_attn;
     private readonly FeedForward mlp;
-    private readonly Linear adaLN_modulation;
+    private readonly CastingLinear adaLN_modulation;
 
-    public DitBlock(long width, long heads, double mlpRatio) : base(nameof(DitBlock))
+    public DitBlock(long width, long heads, double mlpRatio, bool crossAttention) : base(nameof(DitBlock))
     {
         norm1 = new Float32LayerNorm(width, affine: false);
         attn = new MultiHeadAttention(width, heads, width);
-        norm2 = new Float32LayerNorm(width, affine: true);
-        cross_attn = new MultiHeadAttention(width, heads, width);
+        if (crossAttention)
+        {
+            norm2 = new Float32LayerNorm(width, affine: true);
+            cross_attn = new MultiHeadAttention(width, heads, width);
+        }
         norm3 = new Float32LayerNorm(width, affine: false);
         mlp = new FeedForward(width, mlpRatio);
-        adaLN_modulation = nn.Linear(width, 6 * width);
+        adaLN_modulation = new CastingLinear(width, 6 * width);
         RegisterComponents();
     }
 
     /// <param name="x">Tokens [B, T, S, D]: T latent frames of S tokens.</param>
     /// <param name="c">Conditioning per frame [B, T, D].</param>
-    public Tensor forward(Tensor x, Tensor c, Tensor caption, Tensor captionMask, RotaryTable rotary)
+    /// <param name="caption">Caption tokens [B, L, D] for cross-attention; null when the block has none.</param>
+    public Tensor forward(Tensor x, Tensor c, Tensor? caption, Tensor captionMask, RotaryTable rotary)
     {
         using var scope = NewDisposeScope();
         var (b, t, s, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
@@ -64,8 +70,11 @@ public sealed class DitBlock : nn.Module
 
         var h = Modulate(norm1.forward(x), shiftAttn, scaleAttn).view(b, t * s, d);
         x = addcmul(x, gateAttn, attn.forward(h, h, rotary: rotary).view(b, t, s, d), 1);
-        var flat = norm2.forward(x).view(b, t * s, d);
-        x = x + cross_attn.forward(flat, caption, captionMask).view(b, t, s, d);
+        if (cross_attn is not null)
+        {
+            var flat = norm2!.forward(x).view(b, t * s, d);
+            x = x + cross_attn.forward(flat, caption!, captionMask).view(b, t, s, d);
+        }
         x = addcmul(x, gateMlp, mlp.forward(Modulate(norm3.forward(x), shiftMlp, scaleMlp)), 1);
         return x.MoveToOuterDisposeScope();
     }
@@ -75,8 +84,8 @@ public sealed class DitBlock : nn.Module
 
     internal void ZeroInitModulation()
     {
-        nn.init.zeros_(adaLN_modulation.weight!);
-        nn.init.zeros_(adaLN_modulation.bias!);
+        nn.init.zeros_(adaLN_modulation.Weight);
+        nn.init.zeros_(adaLN_modulation.Bias!);
     }
 }
 
@@ -84,13 +93,13 @@ public sealed class DitBlock : nn.Module
 public sealed class FinalLayer : nn.Module
 {
     private readonly Float32LayerNorm norm;
-    private readonly Linear linear, adaLN_modulation;
+    private readonly CastingLinear linear, adaLN_modulation;
 
     public FinalLayer(long width, long patchValues) : base(nameof(FinalLayer))
     {
         norm = new Float32LayerNorm(width, affine: false);
-        linear = nn.Linear(width, patchValues);
-        adaLN_modulation = nn.Linear(width, 2 * width);
+        linear = new CastingLinear(width, patchValues);
+        adaLN_modulation = new CastingLinear(width, 2 * width);
         RegisterComponents();
     }
 
@@ -106,8 +115,8 @@ public sealed class FinalLayer : nn.Module
     {
         foreach (var layer in new[] { linear, adaLN_modulation })
         {
-            nn.init.zeros_(layer.weight!);
-            nn.init.zeros_(layer.bias!);
+            nn.init.zeros_(layer.Weight);
+            nn.init.zeros_(layer.Bias!);
         }
     }
 }
@@ -115,38 +124,50 @@ public sealed class FinalLayer : nn.Module
 /// <summary>
 /// Diffusion transformer over spacetime patches. Latents [B, C, T, H, W] are cut into (1, p, p) patches, so every
 /// latent frame is its own row of tokens with its own timestep; positions are 3D rotary and restart at 0 in every
-/// chunk. Predicts the flow-matching velocity ε − x₀.
+/// chunk. The caption enters by cross-attention, by its pooled embedding added to the timestep conditioning, or both
+/// (<see cref="ModelConfig.CaptionConditioning"/>). Predicts the flow-matching velocity ε − x₀.
 /// </summary>
 public sealed class DiffusionTransformer : nn.Module
 {
-    private readonly Linear x_embedder;
+    private readonly CastingLinear x_embedder;
     private readonly TimestepEmbedder t_embedder;
-    private readonly Sequential caption_projection;
+    private readonly Sequential? caption_projection, caption_pooling;
     private readonly ModuleList<DitBlock> blocks = new();
     private readonly FinalLayer final_layer;
     private readonly long _patch, _channels, _heads, _width;
+    private readonly double _temporalRotaryBase;
 
     public DiffusionTransformer(ModelConfig config) : base(nameof(DiffusionTransformer))
     {
         (_patch, _channels, _heads, _width) = (config.PatchSize, config.LatentChannels, config.DitHeads, config.DitWidth);
+        _temporalRotaryBase = config.TemporalRotaryBase;
         var patchValues = _channels * _patch * _patch;
-        x_embedder = nn.Linear(patchValues, _width);
+        x_embedder = new CastingLinear(patchValues, _width);
         t_embedder = new TimestepEmbedder(_width);
-        caption_projection = nn.Sequential(
-            nn.Linear(config.CaptionWidth, _width), nn.GELU(GELU.Approximate.tanh), nn.Linear(_width, _width));
-        for (var i = 0; i < config.DitDepth; i++) blocks.Add(new DitBlock(_width, _heads, config.MlpRatio));
+        Sequential CaptionMlp() => nn.Sequential(
+            new CastingLinear(config.CaptionWidth, _width), nn.GELU(GELU.Approximate.tanh), new CastingLinear(_width, _width));
+        var crossAttention = config.CaptionConditioning != CaptionConditioning.Pooled;
+        if (crossAttention) caption_projection = CaptionMlp();
+        if (config.CaptionConditioning != CaptionConditioning.CrossAttention) caption_pooling = CaptionMlp();
+        for (var i = 0; i < config.DitDepth; i++) blocks.Add(new DitBlock(_width, _heads, config.MlpRatio, crossAttention));
         final_layer = new FinalLayer(_width, patchValues);
         RegisterComponents();
         Initialize();
     }
 
+    /// <summary>
+    /// Precision of the activations; null computes in the weights' own. Training sets bfloat16 over float32 weights
+    /// where that is faster (mixed precision: <see cref="CastingLinear"/>); norms and softmax stay float32.
+    /// </summary>
+    public ScalarType? ComputeType { get; set; }
+
     private void Initialize()
     {
         using var noGrad = no_grad();
-        foreach (var module in modules().OfType<Linear>())
+        foreach (var module in modules().OfType<CastingLinear>())
         {
-            nn.init.xavier_uniform_(module.weight!);
-            if (module.bias is not null) nn.init.zeros_(module.bias);
+            nn.init.xavier_uniform_(module.Weight);
+            if (module.Bias is not null) nn.init.zeros_(module.Bias);
         }
         foreach (var block in blocks) block.ZeroInitModulation();
         final_layer.ZeroInit();
@@ -159,9 +180,10 @@ public sealed class DiffusionTransformer : nn.Module
     public static double ForwardFlops(ModelConfig config, long batch, long tokensPerFrame, long frames, long captionTokens)
     {
         double d = config.DitWidth, n = tokensPerFrame * frames, hidden = (long)(config.DitWidth * config.MlpRatio);
-        var perTokenLinear = d * d + 2 * d * d + d * d + d * d + d * d + 2 * d * hidden; // self q, kv, proj; cross q, proj; MLP
-        var attention = 2 * 2 * n * d + 2 * 2 * captionTokens * d; // QKᵀ and AV, self then cross
-        var perBlock = n * (2 * perTokenLinear + attention) + captionTokens * 2 * (2 * d * d) + frames * 2 * d * 6 * d;
+        var cross = config.CaptionConditioning == CaptionConditioning.Pooled ? 0 : 1;
+        var perTokenLinear = d * d + 2 * d * d + d * d + cross * (d * d + d * d) + 2 * d * hidden; // self q, kv, proj; cross q, proj; MLP
+        var attention = 2 * 2 * n * d + cross * 2 * 2 * captionTokens * d; // QKᵀ and AV, self then cross
+        var perBlock = n * (2 * perTokenLinear + attention) + cross * captionTokens * 2 * (2 * d * d) + frames * 2 * d * 6 * d;
         var embed = n * 2 * (config.LatentChannels * config.PatchSize * config.PatchSize) * d * 2;
         return batch * (config.DitDepth * perBlock + embed + frames * 2 * (256 * d + d * d));
     }
@@ -178,17 +200,27 @@ public sealed class DiffusionTransformer : nn.Module
         if (h % _patch != 0 || w % _patch != 0)
             throw new ModelException($"Latent grid {w}x{h} is not a multiple of the patch size {_patch}.");
         var (hp, wp) = (h / _patch, w / _patch);
-        var dtype = x_embedder.weight!.dtype;
+        var dtype = ComputeType ?? x_embedder.Weight.dtype;
 
         var patches = x.to(dtype).view(b, c, t, hp, _patch, wp, _patch).permute(0, 2, 3, 5, 1, 4, 6)
             .reshape(b, t, hp * wp, c * _patch * _patch);
         var tokens = x_embedder.forward(patches);
         var conditioning = t_embedder.forward(timesteps);
-        var context = caption_projection.forward(caption.to(dtype));
-        using var rotary = RotaryTable.ForGrid(t, hp, wp, _width / _heads, x.device);
+        if (caption_pooling is not null) conditioning = conditioning + caption_pooling.forward(Pooled(caption, captionMask)).unsqueeze(1);
+        conditioning = conditioning.to(dtype);
+        var context = caption_projection?.forward(caption.to(dtype));
+        using var rotary = RotaryTable.ForGrid(t, hp, wp, _width / _heads, x.device, _temporalRotaryBase);
         foreach (var block in blocks) tokens = block.forward(tokens, conditioning, context, captionMask, rotary);
         var output = final_layer.forward(tokens, conditioning)
             .view(b, t, hp, wp, c, _patch, _patch).permute(0, 4, 1, 2, 5, 3, 6).reshape(b, c, t, h, w);
         return output.to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The mean of the caption's real tokens [B, L, W] → [B, W], in float32.</summary>
+    private static Tensor Pooled(Tensor caption, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var weights = mask.to(ScalarType.Float32).unsqueeze(-1);
+        return ((caption.to(ScalarType.Float32) * weights).sum(1) / weights.sum(1).clamp_min(1)).MoveToOuterDisposeScope();
     }
 }

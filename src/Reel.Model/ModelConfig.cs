@@ -59,6 +59,15 @@ public sealed record ModelConfig
 
     public double MlpRatio { get; init; } = 4.0;
 
+    /// <summary>
+    /// How the caption reaches the DiT: cross-attention to its tokens, its pooled embedding added to the timestep
+    /// conditioning (and so to every block's modulation), or both. Default cross-attention.
+    /// </summary>
+    public CaptionConditioning CaptionConditioning { get; init; } = CaptionConditioning.CrossAttention;
+
+    /// <summary>Base of the rotary frequencies along time (space keeps 10 000). Default 10 000.</summary>
+    public double TemporalRotaryBase { get; init; } = 10000;
+
     public required int CaptionWidth { get; init; }
     public required int CaptionDepth { get; init; }
     public required int CaptionHeads { get; init; }
@@ -173,6 +182,8 @@ public sealed record ModelConfig
             throw new ModelException($"{Name}: {VaeLevels} VAE levels need {VaeLevels} channel multipliers, got {VaeChannelMultipliers.Length}.");
         if (DitWidth % DitHeads != 0 || DitWidth / DitHeads % 2 != 0)
             throw new ModelException($"{Name}: DiT width must split into heads of even width.");
+        if (!(TemporalRotaryBase > 1))
+            throw new ModelException($"{Name}: the temporal rotary base must be more than 1.");
         if (CaptionWidth % CaptionHeads != 0)
             throw new ModelException($"{Name}: caption width must split into heads.");
         if (OverlapLatentFrames < 1 || OverlapLatentFrames + 2 > ChunkLatentFrames)
@@ -191,6 +202,8 @@ public sealed record ModelConfig
     [JsonIgnore]
     public int VaeSpatialLevels => int.Log2(SpatialCompression / VaePatchSize);
 }
+
+public enum CaptionConditioning { CrossAttention, Pooled, Both }
 
 /// <summary>An error in what a caller asked of the model: bad sizes, mismatched weights, unknown names.</summary>
 public sealed class ModelException(string message) : Exception(message);

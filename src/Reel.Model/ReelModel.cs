@@ -130,6 +130,13 @@ public sealed class ReelModel : IDisposable
         Manifest = Manifest with { LatentMean = mean, LatentStd = std };
     }
 
+    /// <summary>Takes <paramref name="source"/>'s VAE, its latent statistics and its identity: a new DiT on a trained VAE.</summary>
+    public void UseVae(ReelModel source)
+    {
+        using (no_grad()) Vae.load_state_dict(source.Vae.state_dict());
+        Manifest = Manifest with { LatentMean = source.Manifest.LatentMean, LatentStd = source.Manifest.LatentStd, VaeHash = source.Manifest.VaeHash };
+    }
+
     public static long ParameterCount(nn.Module module) => module.parameters().Sum(p => p.numel());
 
     /// <summary>Pixels [1, 3, T, H, W] in [-1, 1] to normalised latents, streamed chunk by chunk.</summary>

@@ -141,8 +141,7 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
     private ReelModel Train(ModelConfig config, int steps, LatentClips data, ulong seed)
     {
         var model = ReelModel.Create(config, seed: seed);
-        model.Vae.load_state_dict(source.Vae.state_dict());
-        model.UseLatentStatistics(source.Manifest.LatentMean, source.Manifest.LatentStd);
+        model.UseVae(source);
         var schedule = new TrainingSettings
         {
             Target = TrainingTarget.Dit, Steps = steps, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate,

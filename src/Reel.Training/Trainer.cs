@@ -18,14 +18,17 @@ public sealed class Trainer : IDisposable
 
     private readonly ReelModel _model;
     private readonly WorldBatches _data;
+    private readonly string _cacheRoot;
+    private ITrainingClips? _clips;
     private readonly OptimizerHelper _optimizer;
     private readonly List<Parameter> _parameters;
     private readonly (DiffusionTransformer Dit, CaptionEncoder Captions)? _ema;
 
-    private Trainer(ReelModel model, TrainingSettings settings, int step)
+    private Trainer(ReelModel model, TrainingSettings settings, int step, string? cacheRoot)
     {
         (_model, Settings, Step) = (model, settings, step);
-        _data = new WorldBatches(model.Config, settings.Seed);
+        _cacheRoot = cacheRoot ?? LatentCache.DefaultRoot;
+        _data = new WorldBatches(model.Config, settings.Seed, settings.World, settings.Sizes);
         IEnumerable<nn.Module> trained = settings.Target == TrainingTarget.Vae ? [model.Vae] : [model.Dit, model.CaptionEncoder];
         foreach (var module in trained) module.train();
         _parameters = trained.SelectMany(m => m.parameters()).ToList();
@@ -35,6 +38,7 @@ public sealed class Trainer : IDisposable
             _ema = (new DiffusionTransformer(model.Config), new CaptionEncoder(model.Config, model.Manifest.Vocabulary));
             CopyInto(_ema.Value.Dit, model.Dit);
             CopyInto(_ema.Value.Captions, model.CaptionEncoder);
+            model.Dit.ComputeType = settings.ComputeType;
         }
     }
 
@@ -42,11 +46,18 @@ public sealed class Trainer : IDisposable
     public int Step { get; private set; }
     public ReelModel Model => _model;
 
-    /// <summary>A new run from <paramref name="model"/>'s weights (fresh, or committed ones for a warm start).</summary>
-    public static Trainer Start(ReelModel model, TrainingSettings settings)
+    /// <summary>
+    /// A new run from <paramref name="model"/>'s weights (fresh, or committed ones for a warm start). A latent cache,
+    /// when the settings ask for one, lives under <paramref name="cacheRoot"/> (default <see cref="LatentCache.DefaultRoot"/>).
+    /// </summary>
+    public static Trainer Start(ReelModel model, TrainingSettings settings, string? cacheRoot = null, Action<string>? log = null)
     {
-        var trainer = new Trainer(model, settings, 0);
-        if (settings.Target == TrainingTarget.Dit) trainer.MeasureLatentStatistics();
+        var trainer = new Trainer(model, settings, 0, cacheRoot);
+        if (settings.Target == TrainingTarget.Dit)
+        {
+            trainer.MeasureLatentStatistics();
+            trainer.OpenClips(log);
+        }
         return trainer;
     }
 
@@ -54,21 +65,59 @@ public sealed class Trainer : IDisposable
     /// Continues the run saved in <paramref name="folder"/>. <paramref name="steps"/> gives the schedule a new length
     /// from here on (a run cut short still ends on a decayed rate); without it the run continues bit for bit.
     /// </summary>
-    public static Trainer Resume(string folder, int? steps = null)
+    public static Trainer Resume(string folder, int? steps = null, string? cacheRoot = null, Action<string>? log = null)
     {
         var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(folder, StateFile)), StateJson)!;
         if (steps is { } length && length <= state.Step)
             throw new ModelException($"The run is at step {state.Step}: a new schedule (--steps {length}) must be longer than that.");
         var model = ReelModel.Load(Path.Combine(folder, ModelFolder));
-        var trainer = new Trainer(model, state.Settings with { Steps = steps ?? state.Settings.Steps }, state.Step);
+        var trainer = new Trainer(model, state.Settings with { Steps = steps ?? state.Settings.Steps }, state.Step, cacheRoot);
         trainer._optimizer.load_state_dict(Path.Combine(folder, OptimizerFile));
         if (trainer._ema is { } ema)
         {
             ema.Dit.load_safetensors(Path.Combine(folder, EmaFolder, WeightsFolder.DitFile));
             ema.Captions.load_safetensors(Path.Combine(folder, EmaFolder, WeightsFolder.CaptionEncoderFile));
+            trainer.OpenClips(log);
         }
         return trainer;
     }
+
+    /// <summary>The DiT's clips: a latent cache when the settings ask for one (after the latent statistics are known), else rendered.</summary>
+    private void OpenClips(Action<string>? log)
+    {
+        var config = _model.Config;
+        _clips = Settings.CachedClips == 0 ? new RenderedClips(_model, _data)
+            : LatentCache.Open(_model, _cacheRoot, Settings.World, _data.Sizes, Settings.CachedClips, config.ChunkLatentFrames + MaxWindowOffset,
+                Settings.Seed, Settings.ComputeType, log);
+    }
+
+    /// <summary>
+    /// Times one DiT training step (forward and backward, <paramref name="batchSize"/> clips of one chunk at the
+    /// configuration's first size) with float32 and with bfloat16 activations over float32 weights.
+    /// </summary>
+    public static PrecisionTiming MeasurePrecision(ModelConfig config, int batchSize)
+    {
+        using var model = ReelModel.Create(config);
+        var (h, w) = (config.Sizes[0].Height / config.SpatialCompression, config.Sizes[0].Width / config.SpatialCompression);
+        using var x = randn([batchSize, config.LatentChannels, config.ChunkLatentFrames, h, w]);
+        using var t = rand(batchSize, config.ChunkLatentFrames);
+        var captions = Enumerable.Repeat("a large red disc slides to the left and bounces off the wall", batchSize).ToArray();
+        model.Dit.train();
+        return PrecisionProbe.Measure(type =>
+        {
+            model.Dit.ComputeType = type;
+            using var tokens = model.CaptionEncoder.Encode(captions);
+            model.Dit.forward(x, t, tokens.Tokens, tokens.Mask).square().mean().backward();
+            model.Dit.zero_grad();
+            model.CaptionEncoder.zero_grad();
+        }, repeats: 2);
+    }
+
+    /// <summary>The world's clips a step trains on (its scenes and captions).</summary>
+    public IReadOnlyList<Reel.World.WorldClip> ClipsOfStep(int step) => _clips!.Scenes(Settings.FixedBatch ? 0 : step, Settings.BatchSize);
+
+    /// <summary>Continuation windows start up to this many latent frames into a longer clip; without them clips are one chunk.</summary>
+    private int MaxWindowOffset => Settings.Modes.Continuation > 0 ? _model.Config.ChunkLatentFrames - 1 : 0;
 
     /// <summary>One optimiser step; returns the loss.</summary>
     public double TrainStep()
@@ -107,21 +156,22 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Flow matching on one chunk-sized window of latent frames, with the model's one conditioning mechanism sampled
-    /// per clip: nothing given, the first frame, the first few (a continuation — also mid-video windows), the last
-    /// frames, or both ends (tails encoded from the timeline with the unknown frames zeroed, as at sampling time).
+    /// Flow matching on one chunk-sized window of latent frames, with the model's one conditioning mechanism sampled by
+    /// <see cref="TrainingSettings.Modes"/>. A continuation batch is a window from the middle of longer clips whose first
+    /// frames are given, as every chunk after a video's first is; every other batch starts at the clip's first latent
+    /// frame (the one encoded alone), so a window's first frame is that frame exactly when nothing hands it over —
+    /// as at sampling time. Tails (the ends mode) are encoded from the timeline with the unknown frames blanked, as at
+    /// sampling time.
     /// </summary>
     private Tensor DitLoss()
     {
         var config = _model.Config;
-        var chunk = config.ChunkLatentFrames;
-        var stepRandom = _data.Random(DataStep, 0);
-        var extra = stepRandom.Chance(0.5) ? 1 + stepRandom.Next(chunk - 1) : 0;
-        var offset = stepRandom.Next(extra + 1);
-        using var batch = _data.At(DataStep, Settings.BatchSize, chunk + extra);
-        var latents = _model.EncodeLatents(batch.Video);
-        var x0 = latents[.., .., offset..(offset + chunk)].clone();
-        var b = Settings.BatchSize;
+        var (chunk, modes, b) = (config.ChunkLatentFrames, Settings.Modes, Settings.BatchSize);
+        var stepRandom = _data.Random(DataStep, ModeStream);
+        var continuation = stepRandom.NextDouble() * modes.Total < modes.Continuation;
+        var offset = continuation ? 1 + stepRandom.Next(MaxWindowOffset) : 0;
+        using var batch = _clips!.At(DataStep, b, chunk + offset);
+        var x0 = batch.Latents[.., .., offset..(offset + chunk)].clone();
         var given = new bool[b, chunk];
         var sigma = new float[b, chunk];
         var t = new float[b];
@@ -129,30 +179,30 @@ public sealed class Trainer : IDisposable
         for (var i = 0; i < b; i++)
         {
             var random = _data.Random(DataStep, 10_000 + i);
-            var mode = random.NextDouble();
             var noiseLevel = random.Chance(0.5) ? 0f : (float)random.Between(0, Settings.MaxGivenSigma);
             void Give(int frame)
             {
                 given[i, frame] = true;
                 sigma[i, frame] = noiseLevel;
             }
-            if (mode < 0.35) { }
-            else if (mode < 0.55 && offset == 0) Give(0);
-            else if (mode < 0.75 || offset > 0) for (var f = 0; f < 1 + random.Next(config.ContextLatentFrames); f++) Give(f);
+            var mode = random.NextDouble() * (modes.TextToVideo + modes.FirstFrame + modes.Ends);
+            if (continuation) for (var f = 0; f < 1 + random.Next(config.ContextLatentFrames); f++) Give(f);
+            else if (mode < modes.TextToVideo) { }
+            else if (mode < modes.TextToVideo + modes.FirstFrame) Give(0);
             else
             {
-                if (mode > 0.9) Give(0);
+                if (random.Chance(0.4)) Give(0);
                 for (var f = chunk - 1 - random.Next(config.ContextLatentFrames); f < chunk; f++) Give(f);
                 // Tail latents depend on everything before them: encode the timeline with only the known frames in place.
                 var known = Enumerable.Range(0, FrameCount.ToPixel(config, chunk))
                     .Select(p => given[i, p == 0 ? 0 : 1 + (p - 1) / config.TemporalCompression]).ToArray();
                 var mask = tensor(known).view(1, 1, -1, 1, 1);
-                var pixels = batch.Video[i..(i + 1), .., ..known.Length];
+                var pixels = batch.Pixels(i)[.., .., ..known.Length];
                 var timeline = _model.EncodeLatents(where(mask, pixels, zeros_like(pixels)));
-                for (var f = 0; f < chunk; f++)
-                    if (given[i, f] && f > 0) x0[i, .., f] = timeline[0, .., f];
+                for (var f = 1; f < chunk; f++)
+                    if (given[i, f]) x0[i, .., f] = timeline[0, .., f];
             }
-            t[i] = (float)(1 / (1 + Math.Exp(-Gaussian(random))));
+            t[i] = (float)(1 / (1 + Math.Exp(-(Settings.TimestepMean + Settings.TimestepStd * Gaussian(random)))));
             captions[i] = random.Chance(Settings.CaptionDropout) ? "" : batch.Captions[i];
         }
         using var generator = StepGenerator();
@@ -162,6 +212,9 @@ public sealed class Trainer : IDisposable
         var frameTimesteps = where(givenMask, givenSigma, tensor(t).unsqueeze(1).expand(b, chunk));
         return FlowMatchingLoss(_model.Dit, _model.CaptionEncoder, x0, noise, frameTimesteps, givenMask.logical_not(), captions);
     }
+
+    /// <summary>The random stream of a step's batch-wide choices, apart from the data's own draws.</summary>
+    private const int ModeStream = 1_000_000;
 
     /// <summary>
     /// The flow-matching objective: each latent frame is noised to its level t, x_t = (1 − t)·x0 + t·ε, and the DiT
@@ -244,6 +297,7 @@ public sealed class Trainer : IDisposable
 
     public void Dispose()
     {
+        (_clips as IDisposable)?.Dispose();
         _optimizer.Dispose();
         _ema?.Dit.Dispose();
         _ema?.Captions.Dispose();

@@ -1,6 +1,25 @@
+using Reel.Model;
+using Reel.World;
+using static TorchSharp.torch;
+
 namespace Reel.Training;
 
 public enum TrainingTarget { Vae, Dit }
+
+/// <summary>
+/// Shares of the DiT's conditioning modes (normalised): nothing given (text to video); the first latent frame given
+/// (image to video); a window from the middle of a longer clip whose first frames are given (every chunk after the
+/// first, extensions); the last frames given, sometimes with the first (backward extension, loops, connections).
+/// </summary>
+public sealed record ConditioningMix(double TextToVideo, double FirstFrame, double Continuation, double Ends)
+{
+    /// <summary>What the shipped checkpoint's successor trains with.</summary>
+    public static ConditioningMix All { get; } = new(0.35, 0.2, 0.2, 0.25);
+
+    public static ConditioningMix TextToVideoOnly { get; } = new(1, 0, 0, 0);
+
+    public double Total => TextToVideo + FirstFrame + Continuation + Ends;
+}
 
 /// <summary>How a run trains. Every default is what the shipped `tiny` checkpoint was trained with.</summary>
 public sealed record TrainingSettings
@@ -39,6 +58,28 @@ public sealed record TrainingSettings
 
     /// <summary>Largest noise level σ of given latent frames. Default 0.05.</summary>
     public double MaxGivenSigma { get; init; } = 0.05;
+
+    /// <summary>The part of the world clips come from. Default the full world.</summary>
+    public WorldOptions World { get; init; } = WorldOptions.Full;
+
+    /// <summary>Frame sizes batches are drawn at; null for every size of the configuration.</summary>
+    public VideoSize[]? Sizes { get; init; }
+
+    /// <summary>Conditioning modes of the DiT's clips. Default <see cref="ConditioningMix.All"/>.</summary>
+    public ConditioningMix Modes { get; init; } = ConditioningMix.All;
+
+    /// <summary>Free frames' noise levels are logit-normal: t = sigmoid(mean + std·n). Defaults 0 and 1.</summary>
+    public double TimestepMean { get; init; }
+    public double TimestepStd { get; init; } = 1;
+
+    /// <summary>
+    /// Precision of the DiT's activations (its weights stay float32): float32, or bfloat16 where the machine runs it
+    /// faster (the CLI measures both at start-up). Default float32.
+    /// </summary>
+    public ScalarType ComputeType { get; init; } = ScalarType.Float32;
+
+    /// <summary>Clips per size encoded once and reused (a latent cache); 0 renders and encodes every batch. Default 0.</summary>
+    public int CachedClips { get; init; }
 
     /// <summary>Every step draws the first step's clips (noise still varies): an overfitting check, not training.</summary>
     public bool FixedBatch { get; init; }

@@ -2,14 +2,18 @@ namespace Reel.World;
 
 /// <summary>
 /// Percentages for one clip against what was asked (null where a metric does not apply). Join jump: the position jump
-/// at chunk boundaries over the median frame-to-frame change inside chunks (1 = as smooth as inside a chunk).
+/// at chunk boundaries over the median frame-to-frame change inside chunks (1 = as smooth as inside a chunk). Latent
+/// jump: the same at the first frame of every latent frame's group of pixel frames, against the frames inside groups —
+/// whether the DiT's latent frames agree with each other.
 /// </summary>
-public sealed record ClipScores(double Colour, double Shape, double Count, double Motion, double Presence, double? Permanence, double? JoinJump);
+public sealed record ClipScores(double Colour, double Shape, double Count, double Motion, double Presence, double? Permanence, double? JoinJump,
+    double? LatentJump = null);
 
 /// <summary>Reads a tracked clip against the expected objects: matching, motion classes and every metric.</summary>
 public static class ClipEvaluation
 {
-    public static ClipScores Score(TrackedClip clip, SceneSpec expected, int frameRate, IReadOnlyList<int> chunkBoundaries)
+    public static ClipScores Score(TrackedClip clip, SceneSpec expected, int frameRate, IReadOnlyList<int> chunkBoundaries,
+        IReadOnlyList<int>? latentBoundaries = null)
     {
         var objects = expected.Objects;
         var match = Match(clip.Tracks, objects);
@@ -22,7 +26,7 @@ public static class ClipEvaluation
         var events = match.OfType<Track>().SelectMany(t => Occlusions(t, clip)).ToArray();
         double? permanence = events.Length == 0 ? null : 100.0 * events.Count(e => e) / events.Length;
         return new ClipScores(colour, shape, clip.Tracks.Count == objects.Count ? 100 : 0, motion, presence, permanence,
-            JoinJump(clip.Tracks, chunkBoundaries));
+            JoinJump(clip.Tracks, chunkBoundaries), JoinJump(clip.Tracks, latentBoundaries ?? []));
     }
 
     /// <summary>The assignment of tracks to expected objects that best agrees on colour, then shape.</summary>

@@ -15,6 +15,18 @@ public sealed record SceneSpec(IReadOnlyList<ObjectSpec> Objects, bool? Occluder
 public sealed record WorldClip(Scene Scene, SceneSpec Spec, ObjectState[][] Truth, IReadOnlyList<RgbFrame> Frames, string Caption);
 
 /// <summary>
+/// Which part of the world clips are drawn from: at most <paramref name="MaxObjects"/> objects, a pillar in
+/// <paramref name="PillarChance"/> of the clips. Narrower worlds make fast training experiments.
+/// </summary>
+public sealed record WorldOptions(int MaxObjects = ProceduralWorld.MaxObjects, double PillarChance = 0.3)
+{
+    public static WorldOptions Full { get; } = new();
+
+    /// <summary>One object, no pillar.</summary>
+    public static WorldOptions SingleObject { get; } = new(1, 0);
+}
+
+/// <summary>
 /// The procedural world: one to three objects of distinct colours on a plain dark background, each with its own
 /// motion, and sometimes a grey pillar they pass behind. Deterministic for a seed; rendered on the fly.
 /// </summary>
@@ -22,14 +34,15 @@ public static class ProceduralWorld
 {
     public const int MaxObjects = 3;
 
-    /// <summary>A random complete scene description.</summary>
-    public static SceneSpec RandomSpec(WorldRandom random)
+    /// <summary>A random complete scene description (the same draws whatever the options, so seeds line up).</summary>
+    public static SceneSpec RandomSpec(WorldRandom random, WorldOptions? options = null)
     {
-        var count = 1 + random.Next(MaxObjects);
+        options ??= WorldOptions.Full;
+        var count = 1 + random.Next(options.MaxObjects);
         var colours = Enum.GetValues<Colour>().OrderBy(_ => random.NextUInt64()).Take(count).ToArray();
         var objects = colours.Select(c => new ObjectSpec(random.Pick(Enum.GetValues<Shape>()), c,
             random.Pick(Enum.GetValues<ObjectSize>()), random.Pick(Enum.GetValues<Motion>()))).ToArray();
-        return new SceneSpec(objects, random.Chance(0.3));
+        return new SceneSpec(objects, random.Chance(options.PillarChance));
     }
 
     /// <summary>Fills every open attribute from <paramref name="random"/>, keeping colours distinct.</summary>
@@ -109,9 +122,9 @@ public static class ProceduralWorld
     }
 
     /// <summary>A random clip: the seed decides the scene, its placement and its caption.</summary>
-    public static WorldClip Sample(ulong seed, int width, int height, int frames, int frameRate)
+    public static WorldClip Sample(ulong seed, int width, int height, int frames, int frameRate, WorldOptions? options = null)
     {
         var random = new WorldRandom(seed);
-        return Render(RandomSpec(random), random.NextUInt64(), width, height, frames, frameRate);
+        return Render(RandomSpec(random, options), random.NextUInt64(), width, height, frames, frameRate);
     }
 }
