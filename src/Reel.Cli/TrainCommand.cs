@@ -34,7 +34,17 @@ public static class TrainCommand
         var minutes = new Option<double>("--checkpoint-minutes") { Description = "Minutes between checkpoints", DefaultValueFactory = _ => 5 };
         var export = new Option<DirectoryInfo?>("--export") { Description = "Write a weights folder for sampling when the run ends" };
         var threads = new Option<int>("--threads") { Description = "Torch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "DiT activations: auto (both measured at start, the faster kept for the run), float32 or bfloat16", DefaultValueFactory = _ => "auto",
+        };
+        var cachedClips = new Option<int>("--cached-clips") { Description = "DiT: clips per size encoded once and reused (0: render and encode every batch)" };
         var command = new Command(name, $"Train the {name.ToUpperInvariant()}") { config, initFrom, steps, batch, lr, warmup, seed, checkpoints, resume, minutes, export, threads };
+        if (target == TrainingTarget.Dit)
+        {
+            command.Options.Add(precision);
+            command.Options.Add(cachedClips);
+        }
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() =>
         {
             set_num_threads(result.GetValue(threads));
@@ -42,7 +52,8 @@ public static class TrainCommand
             var runFolder = result.GetValue(checkpoints)?.FullName ?? Path.Combine(
                 Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "checkpoints", $"{name}-{configName}");
             var checkpoint = Path.Combine(runFolder, TrainingLoop.CheckpointFolder);
-            using var trainer = result.GetValue(resume) ? ResumeFrom(checkpoint, result.GetValue(steps)) : StartNew(result, target, configName, checkpoint, initFrom, steps, batch, lr, warmup, seed);
+            using var trainer = result.GetValue(resume) ? ResumeFrom(checkpoint, result.GetValue(steps))
+                : StartNew(result, target, configName, checkpoint, initFrom, steps, batch, lr, warmup, seed, precision, cachedClips);
 
             var stop = false;
             void Stop(PosixSignalContext context)
@@ -66,10 +77,10 @@ public static class TrainCommand
     }
 
     private static Trainer ResumeFrom(string checkpoint, int? steps) =>
-        Directory.Exists(checkpoint) ? Trainer.Resume(checkpoint, steps) : throw new ModelException($"No checkpoint to resume in {checkpoint}.");
+        Directory.Exists(checkpoint) ? Trainer.Resume(checkpoint, steps, log: Console.Error.WriteLine) : throw new ModelException($"No checkpoint to resume in {checkpoint}.");
 
     private static Trainer StartNew(ParseResult result, TrainingTarget target, string configName, string checkpoint, Option<DirectoryInfo?> initFrom,
-        Option<int?> steps, Option<int> batch, Option<double> lr, Option<int> warmup, Option<ulong> seed)
+        Option<int?> steps, Option<int> batch, Option<double> lr, Option<int> warmup, Option<ulong> seed, Option<string> precision, Option<int> cachedClips)
     {
         if (Directory.Exists(checkpoint))
             throw new ModelException($"A run already has a checkpoint in {checkpoint}: add --resume to continue it, or remove it to start over.");
@@ -80,11 +91,13 @@ public static class TrainCommand
         var model = from is null ? ReelModel.Create(ModelConfig.Named(configName)) : ReelModel.Load(from);
         if (model.Config.Name != configName)
             throw new ModelException($"--init-from {from} holds configuration '{model.Config.Name}', not '{configName}'.");
+        if (result.GetValue(cachedClips) < 0) throw new ModelException("--cached-clips must be 0 or more.");
+        var computeType = target == TrainingTarget.Dit ? AblateCommand.TrainingPrecision(result.GetValue(precision)!, model.Config, result.GetValue(batch)) : ScalarType.Float32;
         return Trainer.Start(model, new TrainingSettings
         {
             Target = target, Steps = stepCount, BatchSize = result.GetValue(batch), LearningRate = result.GetValue(lr),
-            WarmupSteps = result.GetValue(warmup), Seed = result.GetValue(seed),
-        });
+            WarmupSteps = result.GetValue(warmup), Seed = result.GetValue(seed), ComputeType = computeType, CachedClips = result.GetValue(cachedClips),
+        }, log: Console.Error.WriteLine);
     }
 
     /// <summary>A progress bar with loss, samples/s and time left on a terminal; a line every half minute otherwise.</summary>

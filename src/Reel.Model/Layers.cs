@@ -192,7 +192,7 @@ public sealed class MultiHeadAttention : nn.Module
     /// a short caption), so small matrices are multiplied out, softmax in float32; large ones keep SDPA's memory bound.
     /// The choice depends on shapes only, so a given request always takes the same path.
     /// </summary>
-    private static Tensor Attend(Tensor queries, Tensor keys, Tensor values, Tensor? mask)
+    public static Tensor Attend(Tensor queries, Tensor keys, Tensor values, Tensor? mask)
     {
         if (queries.shape[2] * keys.shape[2] > ExplicitAttentionLimit)
             return nn.functional.scaled_dot_product_attention(queries, keys, values, mask);

@@ -175,6 +175,7 @@ public sealed class ReelModel : IDisposable
             module.to(Runtime.Dtype);
             module.eval();
         }
+        if (Device.type == DeviceType.CPU) Vae.VerifyConvolutions();
         return this;
     }
 

@@ -42,10 +42,13 @@ public sealed class CausalConv3d : nn.Module<Tensor, CausalCache, Tensor>
     {
         _timeKernel = timeKernel;
         _timeStride = timeStride;
+        Shape = new ConvolutionShape(inChannels, outChannels, timeKernel, spaceKernel, timeStride, spaceStride);
         conv = nn.Conv3d(inChannels, outChannels, (timeKernel, spaceKernel, spaceKernel),
             stride: (timeStride, spaceStride, spaceStride), padding: (0, spaceKernel / 2, spaceKernel / 2));
         RegisterComponents();
     }
+
+    public ConvolutionShape Shape { get; }
 
     public override Tensor forward(Tensor x, CausalCache cache)
     {
@@ -317,4 +320,13 @@ public sealed class SpacetimeVae : nn.Module
     }
 
     private ScalarType ParameterDtype => parameters().First().dtype;
+
+    /// <summary>Every convolution shape of the encoder and decoder.</summary>
+    public IEnumerable<ConvolutionShape> ConvolutionShapes => modules().OfType<CausalConv3d>().Select(c => c.Shape);
+
+    /// <summary>
+    /// Makes sure this machine's convolutions are right for this VAE in its precision (with gradients when it
+    /// trains): see <see cref="ConvolutionCheck"/>.
+    /// </summary>
+    public bool VerifyConvolutions(bool gradients = false) => ConvolutionCheck.Verify(ConvolutionShapes, ParameterDtype, gradients);
 }

@@ -8,6 +8,12 @@ using static TorchSharp.torch;
 namespace Reel.Training;
 
 /// <summary>
+/// A training window's conditioning: where it starts in its clips, which latent frames each clip gives [B][T], every
+/// frame's noise level [B][T] (small for given frames), and which captions are dropped for guidance.
+/// </summary>
+public sealed record WindowConditioning(int Offset, bool[][] Given, float[][] Timesteps, bool[] DropCaption);
+
+/// <summary>
 /// Trains the VAE, or the DiT with its caption encoder (VAE frozen), on the procedural world. A step is decided by
 /// (seed, step) alone — data, conditioning and noise — so a run resumed from a checkpoint continues bit for bit.
 /// </summary>
@@ -30,6 +36,7 @@ public sealed class Trainer : IDisposable
         _cacheRoot = cacheRoot ?? LatentCache.DefaultRoot;
         _data = new WorldBatches(model.Config, settings.Seed, settings.World, settings.Sizes);
         IEnumerable<nn.Module> trained = settings.Target == TrainingTarget.Vae ? [model.Vae] : [model.Dit, model.CaptionEncoder];
+        if (settings.Target == TrainingTarget.Vae && model.Device.type == DeviceType.CPU) model.Vae.VerifyConvolutions(gradients: true);
         foreach (var module in trained) module.train();
         _parameters = trained.SelectMany(m => m.parameters()).ToList();
         _optimizer = optim.AdamW(_parameters, settings.LearningRate, 0.9, 0.99, 1e-8, settings.WeightDecay);
@@ -130,9 +137,13 @@ public sealed class Trainer : IDisposable
             _optimizer.zero_grad();
             var objective = Settings.Target == TrainingTarget.Vae ? VaeLoss() : DitLoss();
             objective.backward();
-            nn.utils.clip_grad_norm_(_parameters, Settings.GradientClip);
-            _optimizer.step();
+            var norm = nn.utils.clip_grad_norm_(_parameters, Settings.GradientClip);
             loss = objective.item<float>();
+            // A non-finite step would poison the weights and every checkpoint after it: stop before the update.
+            if (!double.IsFinite(loss) || !double.IsFinite(norm))
+                throw new ModelException($"Step {Step}: the loss ({loss}) or gradient norm ({norm}) is not finite; the weights were not updated. "
+                    + "Lower the learning rate or resume from an earlier checkpoint.");
+            _optimizer.step();
         }
         if (_ema is { } ema)
         {
@@ -156,61 +167,78 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Flow matching on one chunk-sized window of latent frames, with the model's one conditioning mechanism sampled by
-    /// <see cref="TrainingSettings.Modes"/>. A continuation batch is a window from the middle of longer clips whose first
-    /// frames are given, as every chunk after a video's first is; every other batch starts at the clip's first latent
-    /// frame (the one encoded alone), so a window's first frame is that frame exactly when nothing hands it over —
-    /// as at sampling time. Tails (the ends mode) are encoded from the timeline with the unknown frames blanked, as at
-    /// sampling time.
+    /// Flow matching on one chunk-sized window of latent frames, with the model's one conditioning mechanism drawn by
+    /// <see cref="ConditioningOf"/>. Tails (the ends mode) are encoded from the timeline with the unknown frames blanked,
+    /// as at sampling time.
     /// </summary>
     private Tensor DitLoss()
     {
         var config = _model.Config;
-        var (chunk, modes, b) = (config.ChunkLatentFrames, Settings.Modes, Settings.BatchSize);
-        var stepRandom = _data.Random(DataStep, ModeStream);
-        var continuation = stepRandom.NextDouble() * modes.Total < modes.Continuation;
-        var offset = continuation ? 1 + stepRandom.Next(MaxWindowOffset) : 0;
-        using var batch = _clips!.At(DataStep, b, chunk + offset);
-        var x0 = batch.Latents[.., .., offset..(offset + chunk)].clone();
-        var given = new bool[b, chunk];
-        var sigma = new float[b, chunk];
-        var t = new float[b];
+        var (chunk, b) = (config.ChunkLatentFrames, Settings.BatchSize);
+        var window = ConditioningOf(Step);
+        using var batch = _clips!.At(DataStep, b, chunk + window.Offset);
+        var x0 = batch.Latents[.., .., window.Offset..(window.Offset + chunk)].clone();
         var captions = new string[b];
         for (var i = 0; i < b; i++)
         {
-            var random = _data.Random(DataStep, 10_000 + i);
-            var noiseLevel = random.Chance(0.5) ? 0f : (float)random.Between(0, Settings.MaxGivenSigma);
-            void Give(int frame)
+            var given = window.Given[i];
+            if (given.Skip(1).Any(g => g) && window.Offset == 0)
             {
-                given[i, frame] = true;
-                sigma[i, frame] = noiseLevel;
-            }
-            var mode = random.NextDouble() * (modes.TextToVideo + modes.FirstFrame + modes.Ends);
-            if (continuation) for (var f = 0; f < 1 + random.Next(config.ContextLatentFrames); f++) Give(f);
-            else if (mode < modes.TextToVideo) { }
-            else if (mode < modes.TextToVideo + modes.FirstFrame) Give(0);
-            else
-            {
-                if (random.Chance(0.4)) Give(0);
-                for (var f = chunk - 1 - random.Next(config.ContextLatentFrames); f < chunk; f++) Give(f);
                 // Tail latents depend on everything before them: encode the timeline with only the known frames in place.
                 var known = Enumerable.Range(0, FrameCount.ToPixel(config, chunk))
-                    .Select(p => given[i, p == 0 ? 0 : 1 + (p - 1) / config.TemporalCompression]).ToArray();
+                    .Select(p => given[p == 0 ? 0 : 1 + (p - 1) / config.TemporalCompression]).ToArray();
                 var mask = tensor(known).view(1, 1, -1, 1, 1);
                 var pixels = batch.Pixels(i)[.., .., ..known.Length];
                 var timeline = _model.EncodeLatents(where(mask, pixels, zeros_like(pixels)));
                 for (var f = 1; f < chunk; f++)
-                    if (given[i, f]) x0[i, .., f] = timeline[0, .., f];
+                    if (given[f]) x0[i, .., f] = timeline[0, .., f];
             }
-            t[i] = (float)(1 / (1 + Math.Exp(-(Settings.TimestepMean + Settings.TimestepStd * Gaussian(random)))));
-            captions[i] = random.Chance(Settings.CaptionDropout) ? "" : batch.Captions[i];
+            captions[i] = window.DropCaption[i] ? "" : batch.Captions[i];
         }
         using var generator = StepGenerator();
         var noise = randn(x0.shape, generator: generator);
-        var givenMask = tensor(given.Cast<bool>().ToArray(), [b, chunk]);
-        var givenSigma = tensor(sigma.Cast<float>().ToArray(), [b, chunk]);
-        var frameTimesteps = where(givenMask, givenSigma, tensor(t).unsqueeze(1).expand(b, chunk));
+        var givenMask = tensor(window.Given.SelectMany(g => g).ToArray(), [b, chunk]);
+        var frameTimesteps = tensor(window.Timesteps.SelectMany(t => t).ToArray(), [b, chunk]);
         return FlowMatchingLoss(_model.Dit, _model.CaptionEncoder, x0, noise, frameTimesteps, givenMask.logical_not(), captions);
+    }
+
+    /// <summary>
+    /// How a step's window is conditioned, drawn by <see cref="TrainingSettings.Modes"/>. A continuation batch is a
+    /// window from the middle of longer clips whose first frames are given, as every chunk after a video's first is;
+    /// every other batch starts at the clip's first latent frame (the one encoded alone), so a window's first frame is
+    /// that frame exactly when nothing hands it over — as at sampling time. Given frames keep a small noise level;
+    /// free frames share one logit-normal level per clip.
+    /// </summary>
+    public WindowConditioning ConditioningOf(int step)
+    {
+        var config = _model.Config;
+        var (chunk, modes, b) = (config.ChunkLatentFrames, Settings.Modes, Settings.BatchSize);
+        var dataStep = Settings.FixedBatch ? 0 : step;
+        var stepRandom = _data.Random(dataStep, ModeStream);
+        var continuation = stepRandom.NextDouble() * modes.Total < modes.Continuation;
+        var offset = continuation ? 1 + stepRandom.Next(MaxWindowOffset) : 0;
+        var given = new bool[b][];
+        var timesteps = new float[b][];
+        var dropped = new bool[b];
+        for (var i = 0; i < b; i++)
+        {
+            var random = _data.Random(dataStep, 10_000 + i);
+            var noiseLevel = random.Chance(0.5) ? 0f : (float)random.Between(0, Settings.MaxGivenSigma);
+            var frames = given[i] = new bool[chunk];
+            var mode = random.NextDouble() * (modes.TextToVideo + modes.FirstFrame + modes.Ends);
+            if (continuation) for (var f = 0; f < 1 + random.Next(config.ContextLatentFrames); f++) frames[f] = true;
+            else if (mode < modes.TextToVideo) { }
+            else if (mode < modes.TextToVideo + modes.FirstFrame) frames[0] = true;
+            else
+            {
+                frames[0] = random.Chance(0.4);
+                for (var f = chunk - 1 - random.Next(config.ContextLatentFrames); f < chunk; f++) frames[f] = true;
+            }
+            var t = (float)(1 / (1 + Math.Exp(-(Settings.TimestepMean + Settings.TimestepStd * Gaussian(random)))));
+            timesteps[i] = frames.Select(g => g ? noiseLevel : t).ToArray();
+            dropped[i] = random.Chance(Settings.CaptionDropout);
+        }
+        return new WindowConditioning(offset, given, timesteps, dropped);
     }
 
     /// <summary>The random stream of a step's batch-wide choices, apart from the data's own draws.</summary>

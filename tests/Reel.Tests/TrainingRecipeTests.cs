@@ -1,0 +1,126 @@
+using Reel.Model;
+using Reel.Training;
+using Reel.World;
+using static TorchSharp.torch;
+
+namespace Reel.Tests;
+
+public class TrainingRecipeTests
+{
+    private static ReelModel TestModel(ModelConfig? config = null) => ReelModel.Create(config ?? ModelConfig.Test, seed: 3);
+
+    private static TrainingSettings DitSettings(ConditioningMix modes, int cachedClips = 0) => new()
+    {
+        Target = TrainingTarget.Dit, Steps = 10, BatchSize = 4, Seed = 5, Modes = modes, CachedClips = cachedClips,
+    };
+
+    [Fact]
+    public void Explicit_attention_equals_libtorchs_scaled_dot_product_attention_with_a_mask()
+    {
+        using var q = TestModels.Noise(1, 2, 2, 24, 8);
+        using var k = TestModels.Noise(2, 2, 2, 7, 8);
+        using var v = TestModels.Noise(3, 2, 2, 7, 8);
+        using var mask = tensor(new[] { true, true, true, false, true, false, false }).view(1, 1, 1, 7).expand(2, 1, 1, 7);
+        using var expected = nn.functional.scaled_dot_product_attention(q, k, v, mask);
+        using var explicitly = MultiHeadAttention.Attend(q, k, v, mask);
+        Assert.True(TestModels.MaxDifference(expected, explicitly) < 1e-5f);
+    }
+
+    [Fact]
+    public void A_dit_computing_in_bfloat16_over_float32_weights_stays_close_and_trains_its_float32_weights()
+    {
+        using var model = TestModels.Active();
+        using var x = TestModels.Noise(4, 2, model.Config.LatentChannels, 3, 8, 8);
+        using var t = rand(2, 3, generator: new Generator(5, CPU));
+        using var caption = model.CaptionEncoder.Encode(["a red disc slides left", "a blue square falls"]);
+        using var exact = model.Dit.forward(x, t, caption.Tokens, caption.Mask).detach();
+        model.Dit.ComputeType = ScalarType.BFloat16;
+        using var mixed = model.Dit.forward(x, t, caption.Tokens, caption.Mask);
+        Assert.Equal(ScalarType.Float32, mixed.dtype);
+        Assert.True(TestModels.MaxDifference(exact, mixed) < 0.05f * exact.abs().max().item<float>(), $"{TestModels.MaxDifference(exact, mixed)}");
+        mixed.square().mean().backward();
+        var parameters = model.Dit.parameters().ToList();
+        Assert.All(parameters, p => Assert.Equal(ScalarType.Float32, p.dtype));
+        Assert.Contains(parameters, p => p.grad is { } g && g.abs().max().item<float>() > 0);
+    }
+
+    [Theory]
+    [InlineData(CaptionConditioning.Pooled)]
+    [InlineData(CaptionConditioning.Both)]
+    public void Every_caption_pathway_makes_the_caption_change_the_velocity(CaptionConditioning pathway)
+    {
+        using var model = ReelModel.Create(ModelConfig.Test with { CaptionConditioning = pathway }, seed: 2);
+        using (no_grad())
+        {
+            var generator = new Generator(7, CPU);
+            foreach (var p in model.Dit.parameters().Where(p => p.abs().max().item<float>() == 0)) p.copy_(randn(p.shape, generator: generator) * 0.05);
+        }
+        using var x = TestModels.Noise(4, 1, model.Config.LatentChannels, 3, 8, 8);
+        using var t = full(new long[] { 1, 3 }, 0.5f);
+        using var red = model.CaptionEncoder.Encode(["a red disc slides left"]);
+        using var blue = model.CaptionEncoder.Encode(["a blue square falls"]);
+        using var noGrad = no_grad();
+        Assert.True(TestModels.MaxDifference(model.Dit.forward(x, t, red.Tokens, red.Mask), model.Dit.forward(x, t, blue.Tokens, blue.Mask)) > 1e-4f);
+    }
+
+    [Fact]
+    public void Windows_that_start_inside_a_clip_always_hand_over_their_first_frames_and_text_to_video_gives_none()
+    {
+        using var all = Trainer.Start(TestModel(), DitSettings(ConditioningMix.All));
+        var windows = Enumerable.Range(0, 200).Select(all.ConditioningOf).ToList();
+        Assert.Contains(windows, w => w.Offset > 0);
+        Assert.Contains(windows, w => w.Offset == 0 && w.Given.Any(g => !g.Any(x => x)));
+        Assert.All(windows.Where(w => w.Offset > 0), w => Assert.All(w.Given, g => Assert.True(g[0])));
+        Assert.All(windows.SelectMany(w => w.Given.Select((g, i) => (g, t: w.Timesteps[i]))),
+            c => Assert.All(c.g.Zip(c.t), f => Assert.True(f.First ? f.Second <= 0.05f : f.Second > 0)));
+
+        using var textOnly = Trainer.Start(TestModel(), DitSettings(ConditioningMix.TextToVideoOnly));
+        Assert.All(Enumerable.Range(0, 50).Select(textOnly.ConditioningOf), w =>
+        {
+            Assert.Equal(0, w.Offset);
+            Assert.All(w.Given, g => Assert.DoesNotContain(true, g));
+        });
+    }
+
+    [Fact]
+    public void A_latent_cache_is_encoded_once_and_holds_the_vae_latents_of_the_clips_it_renders_again()
+    {
+        var root = TestModels.TempFolder();
+        using var model = TestModel();
+        var size = model.Config.Sizes[0];
+        using var cache = LatentCache.Open(model, root, WorldOptions.SingleObject, [size], 6, 3, 9, ScalarType.Float32);
+        using var batch = cache.At(step: 4, batchSize: 3, latentFrames: 2);
+        Assert.Equal(new long[] { 3, model.Config.LatentChannels, 2, size.Height / 4, size.Width / 4 }, batch.Latents.shape);
+        using var encoded = model.EncodeLatents(batch.Pixels(1));
+        Assert.True(TestModels.MaxDifference(encoded[.., .., ..2], batch.Latents[1..2]) < 1e-5f);
+        Assert.All(cache.Scenes(4, 3), clip => Assert.Single(clip.Spec.Objects));
+        Assert.Equal(batch.Captions, cache.Scenes(4, 3).Select(c => c.Caption));
+
+        var written = File.GetLastWriteTimeUtc(Path.Combine(cache.Folder, "complete"));
+        using var again = LatentCache.Open(model, root, WorldOptions.SingleObject, [size], 6, 3, 9, ScalarType.Float32);
+        Assert.Equal(cache.Folder, again.Folder);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(Path.Combine(again.Folder, "complete")));
+        using var same = again.At(4, 3, 2);
+        Assert.Equal(0f, TestModels.MaxDifference(batch.Latents, same.Latents));
+
+        using var other = LatentCache.Open(model, root, WorldOptions.Full, [size], 6, 3, 9, ScalarType.Float32);
+        Assert.NotEqual(cache.Folder, other.Folder);
+    }
+
+    [Fact]
+    public void Training_from_a_latent_cache_lowers_the_loss_on_a_fixed_batch()
+    {
+        var settings = DitSettings(ConditioningMix.All, cachedClips: 8) with { Steps = 30, LearningRate = 2e-3, WarmupSteps = 2, FixedBatch = true };
+        using var trainer = Trainer.Start(TestModel(), settings, TestModels.TempFolder());
+        var losses = Enumerable.Range(0, 30).Select(_ => trainer.TrainStep()).ToArray();
+        Assert.True(losses[^5..].Average() < 0.8 * losses[..5].Average(), string.Join(", ", losses.Select(l => l.ToString("0.000"))));
+    }
+
+    [Fact]
+    public void After_the_convolution_check_a_training_vae_computes_every_convolution_and_its_gradients_as_float64_does()
+    {
+        using var model = TestModel();
+        model.Vae.VerifyConvolutions(gradients: true);
+        Assert.All(model.Vae.ConvolutionShapes.Distinct(), shape => Assert.True(ConvolutionCheck.Agrees(shape, ScalarType.Float32, gradients: true), $"{shape}"));
+    }
+}
