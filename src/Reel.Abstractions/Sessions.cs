@@ -58,23 +58,30 @@ public sealed record VideoRequest
     /// <summary>How long the video is kept once it ends (the tenant's retention); null keeps it until deleted.</summary>
     [Id(17)] public TimeSpan? Retention { get; init; }
 
+    /// <summary>With <see cref="Extend"/>: the new part leads into the video instead of following it.</summary>
+    [Id(18)] public bool Backward { get; init; }
+
     /// <summary>Every input the request names.</summary>
     public IEnumerable<MediaInput> Inputs => new[] { Image, Extend, Edit }.OfType<MediaInput>().Concat(Connect);
 }
 
 /// <summary>
 /// A picture or video a request starts from: an upload the gateway stored in the artifact store (an artifact name
-/// under the tenant's <c>uploads/</c>), or one of the tenant's own videos.
+/// under the tenant's <c>uploads/</c>), one of the tenant's own videos, or — for <c>reel generate</c> only — a file on
+/// the local disk (a model silo refuses those).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record MediaInput
 {
     [Id(0)] public string? Upload { get; init; }
     [Id(1)] public SessionKey? Video { get; init; }
+    [Id(2)] public string? File { get; init; }
 
     public static MediaInput Uploaded(string artifact) => new() { Upload = artifact };
 
     public static MediaInput Of(SessionKey video) => new() { Video = video };
+
+    public static MediaInput Local(string path) => new() { File = path };
 }
 
 /// <summary>The lifecycle of a session; the names are the HTTP API's statuses.</summary>

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using Reel.Abstractions;
 using Reel.Media;
 using Reel.Model;
+using Reel.Requests;
 using Reel.World;
 using static TorchSharp.torch;
 
@@ -54,66 +56,29 @@ public static class GenerateCommand
 
     private static async Task RunAsync(Options o, ParseResult result, CancellationToken cancel)
     {
-        var prompt = result.GetValue(o.Prompt)!;
-        var mode = ValidateMode(o, result);
-        if (string.IsNullOrWhiteSpace(prompt)) throw new ModelException("The prompt is empty: describe what the video shows.");
+        var request = Request(o, result);
+        RequestCompiler.ModeOf(request);
         var output = result.GetValue(o.Output)!.FullName;
         MediaWriter.RequireExtension(output, [".mp4"]);
         var thumbnail = result.GetValue(o.Thumbnail)?.FullName;
         var spritesheet = result.GetValue(o.Spritesheet)?.FullName;
         foreach (var image in new[] { thumbnail, spritesheet }.OfType<string>()) MediaWriter.RequireExtension(image, MediaWriter.ImageExtensions);
-        var inputs = new[] { result.GetValue(o.Image), result.GetValue(o.Extend), result.GetValue(o.Edit) }.OfType<FileInfo>()
-            .Concat(result.GetValue(o.Connect) ?? []).Select(f => f.FullName).ToArray();
         var (config, _) = o.Model.Resolve(result);
-        var probes = new List<MediaInfo>();
-        foreach (var input in inputs) probes.Add(await MediaReader.ProbeAsync(input, cancel: cancel));
-        var size = ChooseSize(result.GetValue(o.Size), config, probes.FirstOrDefault());
-        foreach (var (input, probe) in inputs.Zip(probes))
-            if (probe.Kind == MediaKind.Video && probe.Duration.TotalSeconds > config.MaxSeconds)
-                throw new ModelException($"{input} lasts {probe.Duration.TotalSeconds:0.#} s; model '{config.Name}' takes inputs of at most {config.MaxSeconds} s.");
-
-        var seconds = result.GetValue(o.Seconds);
-        var exactFrames = result.GetValue(o.Frames);
-        if (seconds is not null && exactFrames is not null) throw new ModelException("Give --seconds or --frames, not both.");
-        if (seconds is { } s && (!(s > 0) || s > config.MaxSeconds))
-            throw new ModelException($"--seconds must be more than 0 and at most {config.MaxSeconds} for model '{config.Name}', got {s}.");
-        if (exactFrames is { } f) FrameCount.Require(config, f);
-        var frames = exactFrames ?? FrameCount.ForSeconds(config, seconds ?? 2.0);
-        if (FrameCount.Seconds(config, frames) > config.MaxSeconds + 1.0)
-            throw new ModelException($"{frames} frames is longer than model '{config.Name}' allows ({config.MaxSeconds} s).");
-
-        var seed = result.GetValue(o.Seed) ?? (ulong)Random.Shared.NextInt64();
-        var expanded = result.GetValue(o.NoExpand) ? null : PromptExpander.Expand(prompt, PromptExpander.SeedFor(seed));
-        if (expanded is { UnknownWords.Count: > 0 })
-            Console.Error.WriteLine($"Words the model's world does not know (ignored in expansion): {string.Join(", ", expanded.UnknownWords)}");
-        var request = new GenerationRequest
-        {
-            Prompt = expanded?.Caption ?? prompt, Size = size, Frames = frames, Seed = seed,
-            Steps = result.GetValue(o.Steps), Guidance = result.GetValue(o.Guidance), Solver = result.GetValue(o.Solver),
-        };
-        VideoGenerator.Validate(config, request);
+        var inputs = request.Inputs.Select(i => new CompilerInput(null, i.File)).ToList();
+        using var compiled = await RequestCompiler.CompileAsync(request, config, inputs, cancel);
+        var generation = compiled.Generation;
+        var unknownWords = request.Expand ? PromptExpander.Expand(request.Prompt, PromptExpander.SeedFor(request.Seed)).UnknownWords : [];
+        if (unknownWords.Count > 0) Console.Error.WriteLine($"Words the model's world does not know (ignored in expansion): {string.Join(", ", unknownWords)}");
 
         var clock = Stopwatch.StartNew();
         using var model = o.Model.Open(result);
         var loadSeconds = clock.Elapsed.TotalSeconds;
         var generator = new VideoGenerator(model);
         var modes = new VideoModes(generator, config);
-        async Task<Tensor> ReadVideo(string path) =>
-            FrameTensors.ToVideo(await MediaReader.ReadVideoAsync(path, size.Width, size.Height, config.FrameRate, cancel: cancel));
-
         using var progress = ProgressDisplay.Start(!result.GetValue(o.Json) && !Console.IsErrorRedirected);
         var chunkTimes = new ChunkTimer(progress);
         clock.Restart();
-        using var job = mode switch
-        {
-            "image" => modes.ImageToVideo(request, await ReadImage(inputs[0], size, cancel)),
-            "loop" => modes.Loop(request, inputs.Length == 1 ? await ReadImage(inputs[0], size, cancel) : null, chunkTimes),
-            "extend" => modes.ExtendForward(request, await ReadVideo(inputs[0]), frames - 1),
-            "extend-backward" => modes.ExtendBackward(request, await ReadVideo(inputs[0]), frames),
-            "connect" => modes.Connect(request, await ReadVideo(inputs[0]), await ReadVideo(inputs[1]), frames - 1),
-            "edit" => modes.Edit(request, await ReadVideo(inputs[0]), result.GetValue(o.Strength) ?? VideoModes.DefaultEditStrength),
-            _ => VideoModes.TextToVideo(request),
-        };
+        using var job = Build(compiled, modes, generator, chunkTimes);
         var plan = generator.Plan(job.Request);
         progress.Begin(plan, job.Request.Steps ?? config.DefaultSteps);
         using var latents = generator.GenerateLatents(job.Request, chunkTimes);
@@ -124,8 +89,8 @@ public static class GenerateCommand
         progress.Dispose();
 
         var report = new GenerateReport(
-            mode, config.Name, model.WeightsHash ?? "fresh", prompt, request.Prompt, expanded?.UnknownWords ?? [], request.Seed, size.ToString(), job.OutputFrames, config.FrameRate,
-            Math.Round(FrameCount.Seconds(config, job.OutputFrames), 3), plan.Chunks.Count, job.Request.Steps ?? config.DefaultSteps,
+            ModeName(compiled.Mode), config.Name, model.WeightsHash ?? "fresh", request.Prompt, generation.Prompt, unknownWords, request.Seed, generation.Size.ToString(),
+            job.OutputFrames, config.FrameRate, Math.Round(FrameCount.Seconds(config, job.OutputFrames), 3), plan.Chunks.Count, job.Request.Steps ?? config.DefaultSteps,
             job.Request.Guidance ?? config.DefaultGuidance, latents.shape, LatentDigest.Of(latents), output, thumbnail, spritesheet,
             new GenerateTimings(Math.Round(loadSeconds, 3), chunkTimes.Seconds.Select(t => Math.Round(t, 3)).ToArray(),
                 Math.Round(generateSeconds, 3), Math.Round(clock.Elapsed.TotalSeconds, 3), BenchCommand.ProcessMemory("VmHWM")));
@@ -134,45 +99,49 @@ public static class GenerateCommand
             $"{report.Chunks} chunk(s), seed {report.Seed}, {report.Timings.GenerateSeconds:0.0} s\ncaption: {report.Caption}");
     }
 
-    /// <summary>The mode the flags ask for, refusing combinations that make no sense.</summary>
-    private static string ValidateMode(Options o, ParseResult result)
+    /// <summary>The flags as the request the cluster takes too; the request compiler applies the same rules to both.</summary>
+    private static VideoRequest Request(Options o, ParseResult result)
     {
-        var chosen = new (string Name, bool Set)[]
+        MediaInput? Local(Option<FileInfo?> option) => result.GetValue(option) is { } file ? MediaInput.Local(file.FullName) : null;
+        VideoSize? size = null;
+        if (result.GetValue(o.Size) is { } text)
+            size = VideoSize.TryParse(text, out var parsed) ? parsed : throw new ModelException($"--size '{text}' is not WxH (e.g. 48x48).");
+        return new VideoRequest
         {
-            ("--image", result.GetValue(o.Image) is not null), ("--extend", result.GetValue(o.Extend) is not null),
-            ("--connect", result.GetValue(o.Connect) is { Length: > 0 }), ("--edit", result.GetValue(o.Edit) is not null),
-        }.Where(m => m.Set).Select(m => m.Name).ToArray();
-        var loop = result.GetValue(o.Loop);
-        if (chosen.Length > 1) throw new ModelException($"{string.Join(" and ", chosen)} cannot be combined.");
-        if (loop && chosen is [not "--image"]) throw new ModelException($"--loop works alone or with --image, not with {chosen[0]}.");
-        if (result.GetValue(o.Backward) && chosen is not ["--extend"]) throw new ModelException("--backward needs --extend.");
-        if (result.GetValue(o.Strength) is not null && chosen is not ["--edit"]) throw new ModelException("--strength needs --edit.");
-        if (result.GetValue(o.Strength) is { } strength && !(strength > 0 && strength <= 1))
-            throw new ModelException($"--strength must be in (0, 1], got {strength}.");
-        if (chosen is ["--edit"] && (result.GetValue(o.Seconds) is not null || result.GetValue(o.Frames) is not null))
-            throw new ModelException("--edit keeps the source's length: drop --seconds/--frames.");
-        return (chosen, loop) switch
-        {
-            (_, true) => "loop",
-            (["--image"], _) => "image",
-            (["--extend"], _) => result.GetValue(o.Backward) ? "extend-backward" : "extend",
-            (["--connect"], _) => "connect",
-            (["--edit"], _) => "edit",
-            _ => "text",
+            Prompt = result.GetValue(o.Prompt)!, Width = size?.Width, Height = size?.Height,
+            Seconds = result.GetValue(o.Seconds), Frames = result.GetValue(o.Frames),
+            Seed = result.GetValue(o.Seed) ?? (ulong)Random.Shared.NextInt64(),
+            Steps = result.GetValue(o.Steps), Guidance = result.GetValue(o.Guidance), Solver = result.GetValue(o.Solver).ToString().ToLowerInvariant(),
+            Expand = !result.GetValue(o.NoExpand),
+            Image = Local(o.Image), Extend = Local(o.Extend), Edit = Local(o.Edit), Strength = result.GetValue(o.Strength),
+            Connect = [.. (result.GetValue(o.Connect) ?? []).Select(f => MediaInput.Local(f.FullName))],
+            Loop = result.GetValue(o.Loop), Backward = result.GetValue(o.Backward),
         };
     }
 
-    private static VideoSize ChooseSize(string? text, ModelConfig config, MediaInfo? input)
+    /// <summary>The job; a loop's first pass is generated here first, as a model silo's session does.</summary>
+    private static VideoJob Build(CompiledRequest compiled, VideoModes modes, VideoGenerator generator, IGenerationProgress progress)
     {
-        if (text is not null)
-            return VideoSize.TryParse(text, out var size) ? size : throw new ModelException($"--size '{text}' is not WxH (e.g. {config.DefaultSize}).");
-        if (input is null) return config.DefaultSize;
-        var aspect = Math.Log((double)input.Width / input.Height);
-        return config.Sizes.MinBy(s => Math.Abs(Math.Log((double)s.Width / s.Height) - aspect));
+        if (compiled.Mode != VideoMode.Loop) return RequestCompiler.Build(compiled, modes);
+        var (start, chunk) = RequestCompiler.LoopHead(compiled, modes);
+        using (start)
+        {
+            using var head = generator.GenerateChunk(start.Request, chunk, null, progress);
+            return RequestCompiler.Build(compiled, modes, head);
+        }
     }
 
-    private static async Task<Tensor> ReadImage(string path, VideoSize size, CancellationToken cancel) =>
-        FrameTensors.ToVideo([await MediaReader.ReadImageAsync(path, size.Width, size.Height, cancel: cancel)]);
+    /// <summary>The <c>--json</c> report's name of a mode.</summary>
+    private static string ModeName(VideoMode mode) => mode switch
+    {
+        VideoMode.ImageToVideo => "image",
+        VideoMode.Extend => "extend",
+        VideoMode.ExtendBackward => "extend-backward",
+        VideoMode.Loop => "loop",
+        VideoMode.Connect => "connect",
+        VideoMode.Edit => "edit",
+        _ => "text",
+    };
 
     private sealed class ChunkTimer(ProgressDisplay display) : IGenerationProgress
     {

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Reel.Abstractions;
+using Reel.Requests;
 using Reel.Storage;
 
 namespace Reel.Gateway;
@@ -55,7 +56,7 @@ public static class GatewayEndpoints
         v1.MapPost("/videos/{id}/remix", Remix).DisableAntiforgery().Produces<VideoObject>()
             .WithSummary("Remix a completed video").WithDescription("prompt; Reel's own: strength in (0, 1], default 0.6 (SDEdit).");
         v1.MapPost("/videos/extensions", Extend).DisableAntiforgery().Produces<VideoObject>()
-            .WithSummary("Extend a video").WithDescription("prompt, seconds (the new segment), video (a file or video[id]): the source, then the new segment by latent continuation.");
+            .WithSummary("Extend a video").WithDescription("prompt, seconds (the new segment), video (a file or video[id]): the source, then the new segment by latent continuation; Reel's own: direction (forward, or backward: the new segment leads into the source).");
         v1.MapPost("/videos/edits", Edit).DisableAntiforgery().Produces<VideoObject>()
             .WithSummary("Edit a video").WithDescription("prompt, video (a file or video[id]); Reel's own: strength (SDEdit).");
         v1.MapGet("/videos", List).WithSummary("List the tenant's videos, a page at a time");
@@ -130,12 +131,12 @@ public static class GatewayEndpoints
         if (connect.Count is not (0 or 2))
             throw new ApiException(ApiError.Invalid($"'connect' names two video ids, got {connect.Count}.", "connect", "invalid_value"));
         var loop = Flag(form, "loop");
-        var image = await inputs.ImageAsync(tenant, form, http.RequestAborted);
-        if (connect.Count == 2 && (loop || image is not null))
+        if (connect.Count == 2 && (loop || form.Has("input_reference")))
             throw new ApiException(ApiError.Invalid("'connect' joins two videos: it takes no input_reference or loop.", "connect", "invalid_value"));
+        var image = await inputs.ImageAsync(tenant, form, http.RequestAborted);
         var sources = new List<MediaInput>();
         foreach (var id in connect) sources.Add((await inputs.VideoIdAsync(tenant, id, "connect")).Input);
-        return await CreateAsync(http, sessions, artifacts, form, request with { Image = image, Loop = loop, Connect = sources }, request.Seconds ?? DefaultSeconds);
+        return await CreateAsync(http, sessions, artifacts, form, request with { Image = image, Loop = loop, Connect = sources }, request.Seconds ?? RequestCompiler.DefaultSeconds);
     }
 
     /// <summary>The source video re-generated under a new prompt (SDEdit at Reel's default strength unless <c>strength</c> is given).</summary>
@@ -147,13 +148,23 @@ public static class GatewayEndpoints
         return await CreateAsync(http, sessions, artifacts, form, request with { Edit = source.Input, Strength = Strength(form), RemixedFrom = id }, source.Seconds);
     }
 
-    /// <summary>A video (<c>video</c> file or <c>video[id]</c>) and <c>seconds</c> more after it, by latent continuation.</summary>
+    /// <summary>
+    /// A video (<c>video</c> file or <c>video[id]</c>) and <c>seconds</c> more after it, by latent continuation; Reel's own
+    /// <c>direction=backward</c> makes the new part lead into the video instead.
+    /// </summary>
     private static async Task<IResult> Extend(HttpContext http, ReelSessions sessions, RequestInputs inputs, IArtifactStore artifacts)
     {
         var form = await RequestFields.ReadAsync(http.Request);
         var (request, served) = await CommonAsync(http, form, sessions, length: true, size: false);
+        var backward = form["direction"] switch
+        {
+            null or "forward" => false,
+            "backward" => true,
+            var other => throw new ApiException(ApiError.Invalid($"'direction' is forward or backward, got '{other}'.", "direction", "invalid_value")),
+        };
         var source = await inputs.VideoAsync(TenantOf(http), form, served, http.RequestAborted);
-        return await CreateAsync(http, sessions, artifacts, form, request with { Extend = source.Input }, request.Seconds ?? DefaultSeconds);
+        return await CreateAsync(http, sessions, artifacts, form, request with { Extend = source.Input, Backward = backward },
+            request.Seconds ?? RequestCompiler.DefaultSeconds);
     }
 
     /// <summary>Video to video: the <c>video</c> (file or <c>video[id]</c>) re-generated under the prompt by SDEdit.</summary>
@@ -164,9 +175,6 @@ public static class GatewayEndpoints
         var source = await inputs.VideoAsync(TenantOf(http), form, served, http.RequestAborted);
         return await CreateAsync(http, sessions, artifacts, form, request with { Edit = source.Input, Strength = Strength(form) }, source.Seconds);
     }
-
-    /// <summary>A video that names no length is this long (as <c>reel generate</c>).</summary>
-    private const double DefaultSeconds = 2;
 
     /// <summary>
     /// Creates the video through the tenant's account, which checks the limits its counters hold for every gateway

@@ -6,6 +6,7 @@ using Reel.Abstractions;
 using Reel.Inference;
 using Reel.Media;
 using Reel.Model;
+using Reel.Requests;
 using Reel.Storage;
 using static TorchSharp.torch;
 
@@ -73,7 +74,7 @@ public sealed partial class GenerationSessionGrain(
         try
         {
             // What can be checked without reading the inputs is refused at once; the job (and its plan) is built when the session runs.
-            S.Caption = GenerationRequests.From(request, model.Config).Prompt;
+            S.Caption = RequestCompiler.Generation(request, model.Config).Prompt;
             S.Model = model.Config.Name;
             S.Status = SessionStatus.InProgress;
             Emit("started");

@@ -2,6 +2,7 @@ using Reel.Abstractions;
 using Reel.Inference;
 using Reel.Media;
 using Reel.Model;
+using Reel.Requests;
 using Reel.Storage;
 using static TorchSharp.torch;
 
@@ -32,61 +33,32 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
     {
         var config = (await host.Loaded).Config;
         var folder = Directory.CreateTempSubdirectory("reel-inputs-");
-        var sources = new List<Source>();
-        var pixels = new List<Tensor?>();
+        var inputs = new List<CompilerInput>();
         try
         {
-            // Extensions and edits work on latents; connections join the sources' own frames; images are frames.
             foreach (var input in request.Inputs)
-                sources.Add(await FetchAsync(key, input, wantLatents: input == request.Extend || input == request.Edit, folder.FullName, cancel));
-            var inputSize = sources.FirstOrDefault() is { } first ? await SizeOfAsync(config, first, cancel) : (VideoSize?)null;
-            var generation = GenerationRequests.From(request, config, inputSize);
-            var size = generation.Size;
-            if (sources.FirstOrDefault()?.Latents is { } latents && SizeOf(config, latents) != size)
-                throw new ModelException($"The video keeps its size {SizeOf(config, latents)}; {size} was asked for.");
-            foreach (var source in sources) pixels.Add(await PixelsAsync(source, request.Image is not null, size, config.FrameRate, cancel));
-            var strength = request.Strength ?? VideoModes.DefaultEditStrength;
+                inputs.Add(await FetchAsync(key, input, RequestCompiler.WantsLatents(request, input), folder.FullName, cancel));
+            using var compiled = await RequestCompiler.CompileAsync(request, config, inputs, cancel);
             return await host.Enqueue(model =>
             {
-                var generator = new VideoGenerator(model);
-                var modes = new VideoModes(generator, config);
-                Tensor Latents(int i) => sources[i].Latents?.alias() ?? modes.Encode(pixels[i]!);
-                if (request.Loop && loopHead is null)
+                var modes = new VideoModes(new VideoGenerator(model), config);
+                if (compiled.Mode == VideoMode.Loop && loopHead is null)
                 {
-                    var (start, chunk) = modes.LoopHead(generation, pixels.FirstOrDefault());
-                    return new SessionJob(start, size, chunk);
+                    var (start, chunk) = RequestCompiler.LoopHead(compiled, modes);
+                    return new SessionJob(start, compiled.Generation.Size, chunk);
                 }
-                VideoJob job;
-                if (request.Loop) job = modes.Loop(generation, loopHead!);
-                else if (request.Image is not null) job = modes.ImageToVideo(generation, pixels[0]!);
-                else if (request.Extend is not null)
-                {
-                    using var source = Latents(0);
-                    job = modes.Continue(generation, source, generation.Frames - 1);
-                }
-                else if (request.Edit is not null)
-                {
-                    using var source = Latents(0);
-                    job = modes.EditLatents(generation, source, strength);
-                }
-                else if (request.Connect.Count == 2) job = modes.Connect(generation, pixels[0]!, pixels[1]!, generation.Frames - 1);
-                else job = VideoModes.TextToVideo(generation);
-                VideoGenerator.Validate(config, job.Request);
-                return new SessionJob(job, size, null);
+                return new SessionJob(RequestCompiler.Build(compiled, modes, loopHead), compiled.Generation.Size, null);
             }, cancel);
         }
         finally
         {
-            foreach (var source in sources) source.Latents?.Dispose();
-            foreach (var tensor in pixels) tensor?.Dispose();
+            foreach (var input in inputs) input.Dispose();
             folder.Delete(recursive: true);
         }
     }
 
     /// <summary>An input as latents (a video of this tenant made with these weights) or as a file in <paramref name="folder"/>.</summary>
-    private sealed record Source(Tensor? Latents, string? Path);
-
-    private async Task<Source> FetchAsync(SessionKey key, MediaInput input, bool wantLatents, string folder, CancellationToken cancel)
+    private async Task<CompilerInput> FetchAsync(SessionKey key, MediaInput input, bool wantLatents, string folder, CancellationToken cancel)
     {
         if (input.Video is { } video)
         {
@@ -95,13 +67,13 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
             if (snapshot is not { Status: SessionStatus.Completed })
                 throw new ModelException($"Video {video.VideoId} is not a completed video of this tenant.");
             if (wantLatents && snapshot.WeightsHash == weightsHash && await artifacts.ReadAllBytesAsync(SessionArtifacts.Latents(video), cancel) is { } bytes)
-                return new Source(LatentsFile.FromBytes(bytes), null);
-            return new Source(null, await DownloadAsync(SessionArtifacts.Video(video), folder, cancel)
+                return new CompilerInput(LatentsFile.FromBytes(bytes), null);
+            return new CompilerInput(null, await DownloadAsync(SessionArtifacts.Video(video), folder, cancel)
                 ?? throw new ModelException($"Video {video.VideoId} has no MP4 to start from."));
         }
         var upload = input.Upload is { } name ? ArtifactName.Parse(name) : throw new ModelException("An input names neither a video nor an upload.");
         if (!SessionArtifacts.IsUploadOf(key.Tenant, upload)) throw new ModelException("An input is not one of this tenant's uploads.");
-        return new Source(null, await DownloadAsync(upload, folder, cancel) ?? throw new ModelException("An uploaded input is gone."));
+        return new CompilerInput(null, await DownloadAsync(upload, folder, cancel) ?? throw new ModelException("An uploaded input is gone."));
     }
 
     private async Task<SessionSnapshot?> SourceStatusAsync(SessionKey video)
@@ -125,27 +97,5 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
         await using var file = File.Create(path);
         await stream.CopyToAsync(file, cancel);
         return path;
-    }
-
-    /// <summary>The size a source asks for: its latents' own, else the model's size nearest its aspect ratio.</summary>
-    private static async Task<VideoSize> SizeOfAsync(ModelConfig config, Source source, CancellationToken cancel)
-    {
-        if (source.Latents is { } latents) return SizeOf(config, latents);
-        var info = await MediaReader.ProbeAsync(source.Path!, cancel: cancel);
-        var aspect = Math.Log((double)info.Width / info.Height);
-        return config.Sizes.MinBy(s => Math.Abs(Math.Log((double)s.Width / s.Height) - aspect));
-    }
-
-    private static VideoSize SizeOf(ModelConfig config, Tensor latents) =>
-        new((int)latents.shape[4] * config.SpatialCompression, (int)latents.shape[3] * config.SpatialCompression);
-
-    /// <summary>A file source's frames [1, 3, T, H, W] at the output size (an image as one frame); null for latents.</summary>
-    private static async Task<Tensor?> PixelsAsync(Source source, bool image, VideoSize size, int fps, CancellationToken cancel)
-    {
-        if (source.Path is not { } path) return null;
-        IReadOnlyList<RgbFrame> frames = image
-            ? [await MediaReader.ReadImageAsync(path, size.Width, size.Height, cancel: cancel)]
-            : await MediaReader.ReadVideoAsync(path, size.Width, size.Height, fps, cancel: cancel);
-        return FrameTensors.ToVideo(frames);
     }
 }

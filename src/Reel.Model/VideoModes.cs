@@ -50,6 +50,8 @@ public sealed class VideoModes(VideoGenerator generator, ModelConfig config)
     /// <summary>The SDEdit strength of an edit that names none: enough to follow a new prompt, keeping the source's layout and motion.</summary>
     public const double DefaultEditStrength = 0.6;
 
+    public ModelConfig Config => config;
+
     private int Ft => config.TemporalCompression;
 
     public static VideoJob TextToVideo(GenerationRequest request) => new(request);
@@ -57,15 +59,6 @@ public sealed class VideoModes(VideoGenerator generator, ModelConfig config)
     /// <summary>The image is the video's first frame.</summary>
     public VideoJob ImageToVideo(GenerationRequest request, Tensor image) =>
         new(request with { Given = GivenFromTimeline(request.Frames, (0, image)) });
-
-    /// <summary>New frames after <paramref name="source"/>; <paramref name="newFrames"/> is a multiple of f_t.</summary>
-    public VideoJob ExtendForward(GenerationRequest request, Tensor source, int newFrames)
-    {
-        var context = HeadContext(source);
-        var frames = (int)context.shape[2] + newFrames;
-        return new(request with { Frames = frames, Given = GivenFromTimeline(frames, (0, context)) },
-            Before: source.alias(), DropHead: (int)context.shape[2]);
-    }
 
     /// <summary>New frames before <paramref name="source"/>; <paramref name="newFrames"/> is 1 + a multiple of f_t.</summary>
     public VideoJob ExtendBackward(GenerationRequest request, Tensor source, int newFrames)
@@ -105,10 +98,16 @@ public sealed class VideoModes(VideoGenerator generator, ModelConfig config)
 
     /// <summary>
     /// Latent continuation: <paramref name="newFrames"/> (a multiple of f_t) after a video given as its latents, the
-    /// first new chunk continuing from their last frames. The output decodes the source's latents and the new ones together.
+    /// first new chunk continuing from their last frames. The output decodes the source's latents and the new ones
+    /// together, or — when the video's own frames are given (<paramref name="sourcePixels"/>: a file, whose latents
+    /// were encoded from it) — keeps those frames and decodes only the new part after them.
     /// </summary>
-    public VideoJob Continue(GenerationRequest request, Tensor sourceLatents, int newFrames) =>
-        new(request with { Frames = FrameCount.ToPixel(config, (int)sourceLatents.shape[2]) + newFrames, Continues = sourceLatents.alias() });
+    public VideoJob Continue(GenerationRequest request, Tensor sourceLatents, int newFrames, Tensor? sourcePixels = null)
+    {
+        var sourceFrames = FrameCount.ToPixel(config, (int)sourceLatents.shape[2]);
+        var job = new VideoJob(request with { Frames = sourceFrames + newFrames, Continues = sourceLatents.alias() });
+        return sourcePixels is null ? job : job with { Before = sourcePixels[.., .., ..sourceFrames].clone(), DropHead = sourceFrames };
+    }
 
     /// <summary>
     /// A video whose last frame leads into its first. The first chunk is generated (from the image when given); the

@@ -5,6 +5,7 @@ using Reel.Abstractions;
 using Reel.Grains;
 using Reel.Hosting;
 using Reel.Model;
+using Reel.Requests;
 using static TorchSharp.torch;
 
 namespace Reel.Tests;
@@ -112,7 +113,7 @@ public abstract class ReelClusterFixture(short silos) : IAsyncLifetime
     public static string ReferenceDigest(string weights, VideoRequest request)
     {
         using var model = ReelModel.Load(weights);
-        using var latents = new VideoGenerator(model).GenerateLatents(GenerationRequests.From(request, model.Config));
+        using var latents = new VideoGenerator(model).GenerateLatents(RequestCompiler.Generation(request, model.Config));
         return LatentDigest.Of(latents);
     }
 }

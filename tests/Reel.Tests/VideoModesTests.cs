@@ -71,7 +71,7 @@ public class VideoModesTests
     }
 
     [Fact]
-    public void Extension_and_connection_give_the_sources_frames_as_context_and_keep_the_sources()
+    public void Extension_and_connection_keep_the_sources_frames_and_generate_from_their_context()
     {
         using var model = TestModels.Active();
         var generator = new VideoGenerator(model);
@@ -79,9 +79,12 @@ public class VideoModesTests
         using var a = TestModels.Noise(42, 1, 3, 17, 32, 32).tanh();
         using var b = TestModels.Noise(43, 1, 3, 9, 32, 32).tanh();
 
-        using var forward = modes.ExtendForward(Request(9), a, newFrames: 8);
-        Assert.Equal((5 + 8, 5, 17 + 8), (forward.Request.Frames, forward.DropHead, forward.OutputFrames));
-        Assert.Equal(0, forward.Request.Given.Single().Start);
+        // A file's extension continues from its encoded latents and keeps its own frames before the new ones.
+        using var encoded = modes.Encode(a);
+        using var forward = modes.Continue(Request(9), encoded, newFrames: 8, sourcePixels: a);
+        Assert.Equal((17 + 8, 17, 17 + 8), (forward.Request.Frames, forward.DropHead, forward.OutputFrames));
+        Assert.Equal(0f, TestModels.MaxDifference(forward.Before!, a));
+        Assert.Null(forward.OutputLatentFrames(model.Config));
 
         using var backward = modes.ExtendBackward(Request(9), a, newFrames: 9);
         Assert.Equal((9 + 8, 8, 9 + 17), (backward.Request.Frames, backward.DropTail, backward.OutputFrames));

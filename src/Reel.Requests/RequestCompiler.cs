@@ -1,0 +1,223 @@
+using Reel.Abstractions;
+using Reel.Media;
+using Reel.Model;
+using Reel.World;
+using static TorchSharp.torch;
+
+namespace Reel.Requests;
+
+/// <summary>The user-facing modes; a request is exactly one of them.</summary>
+public enum VideoMode { TextToVideo, ImageToVideo, Extend, ExtendBackward, Loop, Connect, Edit }
+
+/// <summary>One input of a request as the compiler reads it: a video's exact latents, or a media file on disk.</summary>
+public sealed record CompilerInput(Tensor? Latents, string? Path) : IDisposable
+{
+    public void Dispose() => Latents?.Dispose();
+}
+
+/// <summary>
+/// A request with every rule applied: its mode, the model's request (caption, size, frames of the new part, seed,
+/// steps, guidance, solver), the edit strength, and its inputs as tensors at the output size — latents where the input
+/// brought them, else frames [1, 3, T, H, W] (an image as one frame).
+/// </summary>
+public sealed class CompiledRequest(VideoMode mode, GenerationRequest generation, double strength, IReadOnlyList<(Tensor? Latents, Tensor? Pixels)> sources)
+    : IDisposable
+{
+    public VideoMode Mode { get; } = mode;
+    public GenerationRequest Generation { get; } = generation;
+    public double Strength { get; } = strength;
+    public IReadOnlyList<(Tensor? Latents, Tensor? Pixels)> Sources { get; } = sources;
+
+    public void Dispose()
+    {
+        foreach (var (latents, pixels) in Sources)
+        {
+            latents?.Dispose();
+            pixels?.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// The one place a request becomes a job (docs/contracts.md, "Requests"). The CLI (<c>reel generate</c>) and the
+/// cluster (a model silo's session) both call it, so every mode is reachable both ways and the same request and seed
+/// give the same latents either way: one default duration, one size rule, one duration rule, one mode switch.
+/// </summary>
+public static class RequestCompiler
+{
+    /// <summary>A video that names no length is this long.</summary>
+    public const double DefaultSeconds = 2;
+
+    /// <summary>The request's mode; throws a <see cref="ModelException"/> naming a combination that makes no sense.</summary>
+    public static VideoMode ModeOf(VideoRequest request)
+    {
+        string[] modes = [.. new (string Name, bool Set)[]
+        {
+            ("an image", request.Image is not null), ("an extension", request.Extend is not null),
+            ("an edit", request.Edit is not null), ("a connection", request.Connect.Count > 0),
+        }.Where(m => m.Set).Select(m => m.Name)];
+        if (modes.Length > 1) throw new ModelException($"A request is one of image-to-video, extension, edit or connection, not {string.Join(" and ", modes)}.");
+        if (request.Loop && modes is [not "an image"]) throw new ModelException($"A loop is made from a prompt or an image, not {modes[0]}.");
+        if (request.Connect.Count is not (0 or 2)) throw new ModelException($"A connection joins two videos, got {request.Connect.Count}.");
+        if (request.Backward && request.Extend is null) throw new ModelException("Only an extension can go backward.");
+        if (request.Strength is { } strength && (request.Edit is null || !(strength > 0 && strength <= 1)))
+            throw new ModelException($"Strength applies to edits and is in (0, 1], got {strength}.");
+        if (request.Edit is not null && (request.Seconds is not null || request.Frames is not null))
+            throw new ModelException("An edit keeps its source's length: give no seconds or frames.");
+        if (request.Loop) return VideoMode.Loop;
+        if (request.Image is not null) return VideoMode.ImageToVideo;
+        if (request.Extend is not null) return request.Backward ? VideoMode.ExtendBackward : VideoMode.Extend;
+        if (request.Edit is not null) return VideoMode.Edit;
+        return request.Connect.Count == 2 ? VideoMode.Connect : VideoMode.TextToVideo;
+    }
+
+    /// <summary>Whether <paramref name="input"/> is best read as latents (an extension forward or an edit works on them).</summary>
+    public static bool WantsLatents(VideoRequest request, MediaInput input) =>
+        (input == request.Extend && !request.Backward) || input == request.Edit;
+
+    /// <summary>
+    /// The model's request (prompt expanded unless asked not to) at the requested size, else <paramref name="inputSize"/>,
+    /// else the model's default; throws a <see cref="ModelException"/> naming what the model cannot do. Its frame count
+    /// is the new part's: a whole video, an extension or a bridge (1 + k·f_t).
+    /// </summary>
+    public static GenerationRequest Generation(VideoRequest request, ModelConfig config, VideoSize? inputSize = null)
+    {
+        ModeOf(request);
+        if (string.IsNullOrWhiteSpace(request.Prompt)) throw new ModelException("The prompt is empty: describe what the video shows.");
+        if ((request.Width is null) != (request.Height is null)) throw new ModelException("Give both width and height, or neither.");
+        if (request.Frames is not null && request.Seconds is not null) throw new ModelException("Give frames or seconds, not both.");
+        if (request.Seconds is { } seconds && !(seconds > 0 && seconds <= config.MaxSeconds))
+            throw new ModelException($"Seconds must be more than 0 and at most {config.MaxSeconds} for model '{config.Name}', got {seconds}.");
+        if (request.Frames is { } frames) FrameCount.Require(config, frames);
+        if (!Enum.TryParse<FlowSolver>(request.Solver, ignoreCase: true, out var solver))
+            throw new ModelException($"Solver '{request.Solver}' is not euler or heun.");
+        var caption = request.Expand ? PromptExpander.Expand(request.Prompt, PromptExpander.SeedFor(request.Seed)).Caption : request.Prompt;
+        var generation = new GenerationRequest
+        {
+            Prompt = caption, Seed = request.Seed,
+            Size = request.Width is { } width && request.Height is { } height ? new VideoSize(width, height) : inputSize ?? config.DefaultSize,
+            Frames = request.Frames ?? FrameCount.ForSeconds(config, request.Seconds ?? DefaultSeconds),
+            Steps = request.Steps, Guidance = request.Guidance, Solver = solver,
+        };
+        VideoGenerator.Validate(config, generation);
+        return generation;
+    }
+
+    /// <summary>The model's size whose aspect ratio is nearest a <paramref name="width"/> × <paramref name="height"/> input's.</summary>
+    public static VideoSize NearestSize(ModelConfig config, int width, int height)
+    {
+        var aspect = Math.Log((double)width / height);
+        return config.Sizes.MinBy(s => Math.Abs(Math.Log((double)s.Width / s.Height) - aspect));
+    }
+
+    /// <summary>
+    /// Applies the rules and reads the inputs (given in <see cref="VideoRequest.Inputs"/> order) at the output size.
+    /// Throws <see cref="ModelException"/> or <see cref="MediaException"/> for what the model cannot use.
+    /// </summary>
+    public static async Task<CompiledRequest> CompileAsync(VideoRequest request, ModelConfig config, IReadOnlyList<CompilerInput> inputs,
+        CancellationToken cancel)
+    {
+        var mode = ModeOf(request);
+        VideoSize? inputSize = null;
+        if (inputs.FirstOrDefault() is { } first)
+        {
+            if (first.Latents is { } firstLatents) inputSize = SizeOf(config, firstLatents);
+            else
+            {
+                var info = await MediaReader.ProbeAsync(first.Path!, cancel: cancel);
+                inputSize = NearestSize(config, info.Width, info.Height);
+            }
+        }
+        foreach (var input in inputs.Where(i => i.Path is not null))
+        {
+            var info = await MediaReader.ProbeAsync(input.Path!, cancel: cancel);
+            if (info.Kind == MediaKind.Video && info.Duration.TotalSeconds > config.MaxSeconds)
+                throw new ModelException($"An input lasts {info.Duration.TotalSeconds:0.#} s; model '{config.Name}' takes inputs of at most {config.MaxSeconds} s.");
+        }
+        var generation = Generation(request, config, inputSize);
+        var size = generation.Size;
+        if (inputs.FirstOrDefault()?.Latents is { } latents && SizeOf(config, latents) != size)
+            throw new ModelException($"The video keeps its size {SizeOf(config, latents)}; {size} was asked for.");
+        var sources = new List<(Tensor?, Tensor?)>();
+        try
+        {
+            foreach (var input in inputs)
+            {
+                if (input.Latents is { } kept) sources.Add((kept.alias(), null));
+                else
+                {
+                    IReadOnlyList<RgbFrame> frames = mode == VideoMode.ImageToVideo || (mode == VideoMode.Loop && request.Image is not null)
+                        ? [await MediaReader.ReadImageAsync(input.Path!, size.Width, size.Height, cancel: cancel)]
+                        : await MediaReader.ReadVideoAsync(input.Path!, size.Width, size.Height, config.FrameRate, cancel: cancel);
+                    sources.Add((null, FrameTensors.ToVideo(frames)));
+                }
+            }
+        }
+        catch
+        {
+            foreach (var (l, p) in sources)
+            {
+                l?.Dispose();
+                p?.Dispose();
+            }
+            throw;
+        }
+        return new CompiledRequest(mode, generation, request.Strength ?? VideoModes.DefaultEditStrength, sources);
+    }
+
+    /// <summary>A loop's first pass (made once, then given to <see cref="Build"/>): its job and chunk.</summary>
+    public static (VideoJob Start, ChunkSpan Chunk) LoopHead(CompiledRequest compiled, VideoModes modes) =>
+        modes.LoopHead(compiled.Generation, compiled.Sources.FirstOrDefault().Pixels);
+
+    /// <summary>
+    /// The job: the request as the model's one conditioning mechanism. A loop needs its first pass's latents
+    /// (<paramref name="loopHead"/>, from <see cref="LoopHead"/>). Runs where the model runs (its thread).
+    /// </summary>
+    public static VideoJob Build(CompiledRequest compiled, VideoModes modes, Tensor? loopHead = null)
+    {
+        var job = JobOf(compiled, modes, loopHead);
+        try
+        {
+            VideoGenerator.Validate(modes.Config, job.Request);
+            return job;
+        }
+        catch
+        {
+            job.Dispose();
+            throw;
+        }
+    }
+
+    private static VideoJob JobOf(CompiledRequest compiled, VideoModes modes, Tensor? loopHead)
+    {
+        var (generation, sources) = (compiled.Generation, compiled.Sources);
+        Tensor Latents(int i) => sources[i].Latents?.alias() ?? modes.Encode(sources[i].Pixels!);
+        Tensor Pixels(int i) => sources[i].Pixels ?? throw new ModelException("This mode needs the input's frames.");
+        switch (compiled.Mode)
+        {
+            case VideoMode.Loop:
+                return modes.Loop(generation, loopHead ?? throw new ModelException("A loop is built from its first pass."));
+            case VideoMode.ImageToVideo:
+                return modes.ImageToVideo(generation, Pixels(0));
+            case VideoMode.Extend:
+            {
+                using var source = Latents(0);
+                return modes.Continue(generation, source, generation.Frames - 1, sources[0].Pixels);
+            }
+            case VideoMode.ExtendBackward:
+                return modes.ExtendBackward(generation, Pixels(0), generation.Frames);
+            case VideoMode.Edit:
+            {
+                using var source = Latents(0);
+                return modes.EditLatents(generation, source, compiled.Strength);
+            }
+            case VideoMode.Connect:
+                return modes.Connect(generation, Pixels(0), Pixels(1), generation.Frames - 1);
+            default:
+                return VideoModes.TextToVideo(generation);
+        }
+    }
+
+    private static VideoSize SizeOf(ModelConfig config, Tensor latents) =>
+        new((int)latents.shape[4] * config.SpatialCompression, (int)latents.shape[3] * config.SpatialCompression);
+}
