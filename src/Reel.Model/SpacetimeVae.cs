@@ -35,13 +35,12 @@ public sealed class CausalCache : IDisposable
 public sealed class CausalConv3d : nn.Module<Tensor, CausalCache, Tensor>
 {
     private readonly Conv3d conv;
-    private readonly long _timeKernel, _timeStride;
+    private readonly long _timeKernel, _timeStride, _spaceStride, _spacePadding;
 
     public CausalConv3d(long inChannels, long outChannels, long timeKernel = 3, long spaceKernel = 3, long timeStride = 1, long spaceStride = 1)
         : base(nameof(CausalConv3d))
     {
-        _timeKernel = timeKernel;
-        _timeStride = timeStride;
+        (_timeKernel, _timeStride, _spaceStride, _spacePadding) = (timeKernel, timeStride, spaceStride, spaceKernel / 2);
         Shape = new ConvolutionShape(inChannels, outChannels, timeKernel, spaceKernel, timeStride, spaceStride);
         conv = nn.Conv3d(inChannels, outChannels, (timeKernel, spaceKernel, spaceKernel),
             stride: (timeStride, spaceStride, spaceStride), padding: (0, spaceKernel / 2, spaceKernel / 2));
@@ -52,17 +51,19 @@ public sealed class CausalConv3d : nn.Module<Tensor, CausalCache, Tensor>
 
     public override Tensor forward(Tensor x, CausalCache cache)
     {
-        if (_timeKernel == 1 && _timeStride == 1) return conv.forward(x);
+        if (_timeKernel == 1 && _timeStride == 1) return Convolve(x);
         using var scope = NewDisposeScope();
         var past = cache.TakeTail(this)
             ?? zeros([x.shape[0], x.shape[1], _timeKernel - 1, x.shape[3], x.shape[4]], x.dtype, x.device);
         var padded = cat([past, x], 2);
         past.Dispose();
-        var y = conv.forward(padded);
+        var y = Convolve(padded);
         // The next output starts at padded frame stride·(outputs so far); everything from there on is still needed.
         cache.PutTail(this, padded[.., .., (int)(_timeStride * y.shape[2])..]);
         return y.MoveToOuterDisposeScope();
     }
+
+    private Tensor Convolve(Tensor x) => Convolutions.Conv3d(x, conv.weight!, conv.bias, _timeStride, _spaceStride, _spacePadding);
 }
 
 public sealed class VaeResBlock : nn.Module<Tensor, CausalCache, Tensor>

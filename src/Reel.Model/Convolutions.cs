@@ -8,12 +8,43 @@ namespace Reel.Model;
 public readonly record struct ConvolutionShape(long In, long Out, long TimeKernel, long SpaceKernel, long TimeStride, long SpaceStride);
 
 /// <summary>
+/// Every convolution of the model goes through <see cref="Conv3d"/>, which widens channel counts to multiples of 16
+/// with zeros. libtorch 2.10's oneDNN is wrong on some machines when they are not (measured on a virtualised AMD
+/// Zen 5, 3×3×3 kernels, every pair of 2–64 channels against float64: the output wrong whenever 24 channels go in,
+/// input gradients wrong unless the channels out are a multiple of 16 — NaN now and then — and with AVX2 only, the
+/// output wrong for 12 in); with both sides multiples of 16 every pair was right. The zeros change nothing but cost:
+/// only a VAE's first and last convolutions (3·p² channels) and the narrow test configuration pay them.
+/// </summary>
+public static class Convolutions
+{
+    public const int ChannelMultiple = 16;
+
+    public static Tensor Conv3d(Tensor x, Tensor weight, Tensor? bias, long timeStride, long spaceStride, long spacePadding)
+    {
+        var (inputs, outputs) = (weight.shape[1], weight.shape[0]);
+        var (wideIn, wideOut) = (Widen(inputs), Widen(outputs));
+        long[] strides = [timeStride, spaceStride, spaceStride], padding = [0, spacePadding, spacePadding];
+        if (wideIn == inputs && wideOut == outputs) return nn.functional.conv3d(x, weight, bias, strides, padding);
+        using var scope = NewDisposeScope();
+        // pad takes (before, after) pairs from the last dimension back: weights [out, in, t, h, w], inputs [B, C, T, H, W].
+        var wideWeight = nn.functional.pad(weight, [0, 0, 0, 0, 0, 0, 0, wideIn - inputs, 0, wideOut - outputs]);
+        var wideBias = bias is null ? null : nn.functional.pad(bias, [0, wideOut - outputs]);
+        var wideX = wideIn == inputs ? x : nn.functional.pad(x, [0, 0, 0, 0, 0, 0, 0, wideIn - inputs]);
+        var y = nn.functional.conv3d(wideX, wideWeight, wideBias, strides, padding);
+        return (wideOut == outputs ? y : y[.., ..(int)outputs]).MoveToOuterDisposeScope();
+    }
+
+    private static long Widen(long channels) => (channels + ChannelMultiple - 1) / ChannelMultiple * ChannelMultiple;
+}
+
+/// <summary>
 /// libtorch 2.10's oneDNN convolutions are wrong on some machines for some channel counts. Measured on a virtualised
 /// AMD Zen 5 (3×3×3, every pair of 2–64 channels against float64): the forward pass wrong whenever 24 channels go in,
 /// input gradients wrong unless the channels out are a multiple of 16, now and then NaN; with oneDNN off every result
-/// is right, 5–10× slower. So every convolution shape a model runs is checked once per process against float64 (which
-/// never takes oneDNN), in the precision it runs in, with gradients when it trains; one wrong result turns oneDNN off
-/// for the whole process. Correct first: a slow VAE beats a wrong one.
+/// is right, 5–10× slower. <see cref="Convolutions.Conv3d"/> avoids what was seen; every convolution shape a model runs is
+/// still checked once per process against float64 (which never takes oneDNN), in the precision it runs in, with
+/// gradients when it trains, and one wrong result turns oneDNN off for the whole process. Correct first: a slow VAE
+/// beats a wrong one.
 /// </summary>
 public static class ConvolutionCheck
 {
@@ -53,8 +84,7 @@ public static class ConvolutionCheck
         (Tensor Output, Tensor? InputGradient) Run(ScalarType type)
         {
             var input = x.to(type).detach().requires_grad_(gradients);
-            var output = nn.functional.conv3d(input, weight.to(type), bias.to(type), strides: [shape.TimeStride, shape.SpaceStride, shape.SpaceStride],
-                padding: [0, shape.SpaceKernel / 2, shape.SpaceKernel / 2]);
+            var output = Convolutions.Conv3d(input, weight.to(type), bias.to(type), shape.TimeStride, shape.SpaceStride, shape.SpaceKernel / 2);
             if (gradients) output.square().sum().backward();
             return (output.to(ScalarType.Float64), input.grad?.to(ScalarType.Float64));
         }
