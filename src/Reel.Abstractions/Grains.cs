@@ -3,8 +3,48 @@ using Orleans.Concurrency;
 namespace Reel.Abstractions;
 
 /// <summary>
-/// One video being made, keyed by <see cref="SessionKey"/> and active only on a model silo of its pool holding its
-/// weights. Status, watch and cancel answer at once while a chunk runs: the chunk runs outside the grain's turn.
+/// The durable record of one video (key: <c>tenant/session</c>, see <see cref="SessionKey.VideoGrainKey"/>), placed on
+/// any silo: its lifecycle, request, progress and event feed, caption, size, seconds, seed, chunk history, expiry.
+/// Reads, lists, content, events and deletes need only this grain and the artifact store, never a model silo or the
+/// pool, so videos of retired weights stay fully usable. The session that makes the video reports to it.
+/// </summary>
+public interface IVideoGrain : IGrainWithStringKey
+{
+    /// <summary>Records a new video, queued in its pool (the pool calls this before queuing it). Idempotent.</summary>
+    Task<SessionSnapshot> Create(SessionKey key, VideoRequest request, DateTimeOffset createdAt);
+
+    /// <summary>
+    /// The session's news: its state after <paramref name="message"/>. A <paramref name="durable"/> report (start, plan,
+    /// commit, end) is stored before the call returns; step progress lives in memory. False when the video was cancelled
+    /// or deleted meanwhile: the session stops.
+    /// </summary>
+    Task<bool> Report(SessionSnapshot snapshot, string message, bool durable);
+
+    /// <summary>The video's place in its pool's admission queue changed.</summary>
+    [OneWay]
+    Task Queued(int position);
+
+    /// <summary>The video, or null when there is none.</summary>
+    [AlwaysInterleave]
+    Task<SessionSnapshot?> Get();
+
+    /// <summary>Progress events after <paramref name="afterSeq"/>; waits up to <paramref name="wait"/> for one. Null when there is no video.</summary>
+    [AlwaysInterleave]
+    Task<WatchResult?> Watch(long afterSeq, TimeSpan wait);
+
+    /// <summary>Stops a queued or running video (a finished one stays as it is); null when there is no video.</summary>
+    Task<SessionSnapshot?> Cancel();
+
+    /// <summary>Deletes a finished video: its artifacts, its record and its listing.</summary>
+    Task<DeleteOutcome> Delete();
+}
+
+public enum DeleteOutcome { NotFound, Unfinished, Deleted }
+
+/// <summary>
+/// The worker that makes one video (key: <see cref="SessionKey"/>), active only on a model silo of its pool holding its
+/// weights: it runs the chunk loop and reports to the video's grain. Where it runs — admission, resume after a silo
+/// dies, moves, drains — its pool decides (<see cref="IPoolGrain"/>).
 /// </summary>
 public interface IGenerationSessionGrain : IGrainWithStringKey
 {
@@ -16,52 +56,39 @@ public interface IGenerationSessionGrain : IGrainWithStringKey
 
     /// <summary>
     /// Idempotent: an unfinished session that runs nowhere continues here from its last committed chunk. Null when this
-    /// silo has no free slot; the session as it stands otherwise (already running, or finished).
+    /// silo has no free slot; the session as it stands otherwise (already running, or finished — a finished session
+    /// forgets its work, so that is any session without a record).
     /// </summary>
     Task<SessionSnapshot?> Resume();
 
-    /// <summary>The session, or null when no session has this key.</summary>
-    [AlwaysInterleave]
-    Task<SessionSnapshot?> GetStatus();
-
-    /// <summary>Progress events after <paramref name="afterSeq"/>; waits up to <paramref name="wait"/> for one. Null when no session has this key.</summary>
-    [AlwaysInterleave]
-    Task<WatchResult?> Watch(long afterSeq, TimeSpan wait);
-
     /// <summary>
-    /// Deletes a finished session: its artifacts and its state. False while it is queued or running (cancel it
-    /// first); true also when there is nothing to delete.
+    /// Stops the session within one denoising step; a finished session stays as it is. One-way: the video's grain
+    /// records the cancellation itself and never waits on a model silo.
     /// </summary>
-    Task<bool> Delete();
-
-    /// <summary>Stops the session within one denoising step; a finished session stays as it is. Null when no session has this key.</summary>
-    [AlwaysInterleave]
-    Task<SessionSnapshot?> Cancel();
+    [AlwaysInterleave, OneWay]
+    Task Cancel();
 }
 
 /// <summary>
-/// A pool's admission queue (key: the pool name), durable: holds sessions until a model silo of the pool has a free
-/// slot, then starts them there. Model silos report their load to it.
+/// A pool's admission queue (key: the pool name), durable, and the one place that decides where its sessions run:
+/// it starts waiting sessions on model silos with free slots, resumes those of silos that left or drain, and names the
+/// silo a session moves to. Model silos report their load to it.
 /// </summary>
 public interface IPoolGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Queues a new session of <paramref name="tenant"/>; <paramref name="weights"/> pins a weights version, null
-    /// takes the pool's newest; <paramref name="share"/> is the tenant's weight in the pool's weighted round-robin.
-    /// Returns the session (queued, or already started when a slot was free).
+    /// Records and queues a new video of <paramref name="tenant"/>; <paramref name="weights"/> pins a weights version,
+    /// null takes the pool's newest; <paramref name="share"/> is the tenant's weight in the pool's weighted round-robin.
+    /// Returns the video (queued, or already started when a slot was free).
     /// </summary>
     Task<SessionSnapshot> Submit(string tenant, VideoRequest request, string? weights = null, double share = 1);
 
-    /// <summary>The session while it waits in this queue (or was cancelled there), else null.</summary>
-    [AlwaysInterleave]
-    Task<SessionSnapshot?> Find(string sessionKey);
-
-    /// <summary>Cancels a session still waiting here; null when it is not here.</summary>
-    Task<SessionSnapshot?> CancelQueued(string sessionKey);
+    /// <summary>Takes a session still waiting out of the queue; false when it is not waiting here.</summary>
+    Task<bool> CancelQueued(string sessionKey);
 
     /// <summary>
-    /// A model silo's current load. Every report also reconciles: sessions whose silo is no longer in the cluster are
-    /// resumed on live ones, then waiting sessions are admitted where there is room.
+    /// A model silo's current load. Every report also reconciles: sessions whose silo is no longer in the cluster, or
+    /// drains and let them go, are resumed on live ones, then waiting sessions are admitted where there is room.
     /// </summary>
     Task Report(SiloLoad load);
 
@@ -70,6 +97,14 @@ public interface IPoolGrain : IGrainWithStringKey
 
     /// <summary>Index of unfinished sessions: the session finished (completed, failed or cancelled).</summary>
     Task Finished(string sessionKey);
+
+    /// <summary>
+    /// Where a session on <paramref name="from"/> continues after a commit: another silo with its weights and a free
+    /// slot when <paramref name="from"/> drains or the migration policy asks for a move, else null (stay; a draining
+    /// silo's session then stops and this pool resumes it where there is room).
+    /// </summary>
+    [AlwaysInterleave]
+    Task<SiloAddress?> NextSilo(string sessionKey, SiloAddress from, MigrationPolicy policy);
 
     /// <summary>The model the pool's newest weights serve (what a new session gets), or null while no silo reports.</summary>
     [AlwaysInterleave]
@@ -80,10 +115,22 @@ public interface IPoolGrain : IGrainWithStringKey
     Task<IReadOnlyList<SiloLoad>> Loads();
 }
 
+/// <summary>When a session moves to another silo of its pool after a chunk commits.</summary>
+public enum MigrationPolicy
+{
+    /// <summary>Never (but when its silo drains).</summary>
+    Stay,
+
+    /// <summary>When another silo with its weights runs at least two fewer sessions.</summary>
+    Balance,
+
+    /// <summary>After every chunk, to the least loaded other silo with its weights and a free slot (tests: it exercises hand-over).</summary>
+    Always,
+}
+
 /// <summary>
-/// A tenant's account (key: the tenant), durable: its videos in creation order (what listing pages through), the
-/// counters its limits are checked against (shared by every gateway replica), its usage per day, its idempotency keys,
-/// and the sweep that expires its videos and deletes orphaned artifacts. Creates of one tenant are serialised here.
+/// A tenant's account (key: the tenant), durable: the counters its limits are checked against (shared by every gateway
+/// replica), its usage per day and its idempotency keys. Creates of one tenant are serialised here.
 /// </summary>
 public interface ITenantAccountGrain : IGrainWithStringKey
 {
@@ -91,24 +138,51 @@ public interface ITenantAccountGrain : IGrainWithStringKey
     Task<CreateResult> Create(CreateVideo command);
 
     /// <summary>
-    /// A session ended (completed, failed or cancelled): its slot frees, its usage is counted and its webhook event
-    /// queued, once. One-way: a session never waits on its tenant's account.
+    /// A video ended (completed, failed or cancelled): its slot frees, its usage is counted and its webhook event
+    /// queued, once. One-way: a video never waits on its tenant's account.
     /// </summary>
     [OneWay]
     Task Finished(SessionKey key, SessionUsage usage);
 
-    Task Remove(SessionKey key);
-
-    /// <summary>Up to <paramref name="limit"/> keys after the one named <paramref name="after"/> (by video id), newest first unless ascending.</summary>
-    [ReadOnly]
-    Task<VideoPage> Page(string? after, int limit, bool ascending);
-
     /// <summary>Usage of the last <paramref name="days"/> UTC days (today included), newest first.</summary>
     [ReadOnly]
     Task<IReadOnlyList<DailyUsage>> Usage(int days);
+}
 
-    /// <summary>Deletes expired videos and orphaned artifacts now (the account also does it every sweep period).</summary>
+/// <summary>
+/// A tenant's videos as a list it can page in one call (key: the tenant), kept by the videos' grains, and the sweep of
+/// the tenant's storage: expired videos, artifacts no video owns, stale uploads.
+/// </summary>
+public interface ITenantVideosGrain : IGrainWithStringKey
+{
+    /// <summary>Adds a new video (its grain awaits this when it records the video).</summary>
+    Task Add(SessionSnapshot video);
+
+    /// <summary>
+    /// Replaces what the list holds of a video with a newer snapshot. Video grains send this and <see cref="Remove"/>
+    /// without waiting: the list never makes a video wait, and its sweep can ask videos to delete themselves without a
+    /// cycle of waiting calls.
+    /// </summary>
+    Task Update(SessionSnapshot video);
+
+    Task Remove(string session);
+
+    /// <summary>Up to <paramref name="limit"/> videos after the one with id <paramref name="after"/>, newest first unless ascending.</summary>
+    [ReadOnly]
+    Task<VideoPage> Page(string? after, int limit, bool ascending);
+
+    /// <summary>Deletes expired videos and orphaned artifacts now (it also does every sweep period).</summary>
     Task<SweepReport> Sweep();
+}
+
+/// <summary>
+/// A tenant's webhook events not yet answered with a 2xx (key: the tenant), durable, delivered on this grain's own
+/// time so that a slow or dead receiver never holds back anything else; a reminder resumes delivery after a restart.
+/// </summary>
+public interface IWebhookOutboxGrain : IGrainWithStringKey
+{
+    /// <summary>Queues an event for <paramref name="webhook"/> (stored before the call returns).</summary>
+    Task Enqueue(TenantWebhook webhook, string type, string videoId, DateTimeOffset at);
 }
 
 /// <summary>A tenant's limits from the tenants file, handed to its account with each create; null is unlimited.</summary>
@@ -169,4 +243,4 @@ public sealed record DailyUsage(
 public sealed record SweepReport([property: Id(0)] int ExpiredVideos, [property: Id(1)] int DeletedArtifacts);
 
 [GenerateSerializer, Immutable]
-public sealed record VideoPage([property: Id(0)] IReadOnlyList<SessionKey> Keys, [property: Id(1)] bool HasMore);
+public sealed record VideoPage([property: Id(0)] IReadOnlyList<SessionSnapshot> Videos, [property: Id(1)] bool HasMore);

@@ -6,9 +6,10 @@ namespace Reel.Abstractions;
 /// <summary>
 /// The key of a generation session grain: <c>tenant/pool/weights/session</c>. Placement runs before a grain's state
 /// is loaded and sees only this key, so it carries everything placement needs: the pool whose model silos may run the
-/// session and the weights version (<see cref="WeightsVersion"/>) they must hold. A tenant's clients see the video id
-/// <c>video_{pool}_{weights}_{session}</c>; the tenant comes from their credentials, so the same id names a different
-/// (absent) session for any other tenant.
+/// session and the weights version (<see cref="WeightsVersion"/>) they must hold. The video it makes is recorded by the
+/// video grain <see cref="VideoGrainKey"/> (<c>tenant/session</c>), which outlives the weights; a tenant's clients see
+/// the video id <c>video_{session}</c>. The tenant comes from their credentials, so the same id names a different
+/// (absent) video for any other tenant.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed partial record SessionKey
@@ -31,7 +32,10 @@ public sealed partial record SessionKey
 
     public static SessionKey New(string tenant, string pool, string weights) => new(tenant, pool, weights, Guid.NewGuid().ToString("N"));
 
-    public string VideoId => $"{VideoIdPrefix}{Pool}_{Weights}_{Session}";
+    public string VideoId => $"{VideoIdPrefix}{Session}";
+
+    /// <summary>The key of the grain that records this session's video: <c>tenant/session</c>.</summary>
+    public string VideoGrainKey => $"{Tenant}/{Session}";
 
     public override string ToString() => $"{Tenant}/{Pool}/{Weights}/{Session}";
 
@@ -41,13 +45,15 @@ public sealed partial record SessionKey
     public static bool TryParse(string? key, [NotNullWhen(true)] out SessionKey? parsed) =>
         TryCreate(key?.Split('/'), out parsed);
 
-    /// <summary>The session a tenant's video id names; false for anything that is not a video id.</summary>
-    public static bool TryFromVideoId(string tenant, string? videoId, [NotNullWhen(true)] out SessionKey? parsed)
+    /// <summary>The video grain key a tenant's video id names; false for anything that is not a video id.</summary>
+    public static bool TryVideoGrainKey(string tenant, string? videoId, [NotNullWhen(true)] out string? grainKey)
     {
-        parsed = null;
-        if (videoId is null || !videoId.StartsWith(VideoIdPrefix, StringComparison.Ordinal)) return false;
-        var parts = videoId[VideoIdPrefix.Length..].Split('_');
-        return parts.Length == 3 && TryCreate([tenant, .. parts], out parsed);
+        grainKey = null;
+        if (videoId is null || !videoId.StartsWith(VideoIdPrefix, StringComparison.Ordinal) || !TenantPattern().IsMatch(tenant)) return false;
+        var session = videoId[VideoIdPrefix.Length..];
+        if (!SessionPattern().IsMatch(session)) return false;
+        grainKey = $"{tenant}/{session}";
+        return true;
     }
 
     public static bool IsValidTenant(string tenant) => TenantPattern().IsMatch(tenant);

@@ -174,6 +174,20 @@ public sealed record SiloLoad(
     public int FreeSlots => Draining ? 0 : Math.Max(0, MaxSessions - Running.Count);
 }
 
+/// <summary>The one load rule: admission, resume, moves and placement all choose a silo through it.</summary>
+public static class SiloChoice
+{
+    /// <summary>
+    /// The silos that can take a session of <paramref name="weightsVersion"/> — its weights (the exact
+    /// <paramref name="weightsHash"/> when given: a started session continues on the weights it began with), a free
+    /// slot, not draining, not <paramref name="except"/> — fewest running sessions first.
+    /// </summary>
+    public static IEnumerable<SiloLoad> ByLoad(IEnumerable<SiloLoad> loads, string weightsVersion, string? weightsHash = null, SiloAddress? except = null) =>
+        loads.Where(l => l.FreeSlots > 0 && !l.Silo.Equals(except) && WeightsVersion.Matches(weightsVersion, l.WeightsHash)
+                && (weightsHash is null || l.WeightsHash == weightsHash))
+            .OrderBy(l => l.Running.Count);
+}
+
 /// <summary>
 /// What a model silo serves, from its weights' configuration: the gateway validates and maps requests against it.
 /// <see cref="Sizes"/> and <see cref="Durations"/> are the trained ones; any duration up to <see cref="MaxSeconds"/> can be made.

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
+using Reel.Abstractions;
 using Reel.Grains;
 using Reel.Gateway;
 using Reel.Hosting;

@@ -24,11 +24,11 @@ public sealed class ContentUrls(GatewayOptions options)
         return ($"/content/{WebEncoders.Base64UrlEncode(payload)}.{WebEncoders.Base64UrlEncode(HMACSHA256.HashData(_key, payload))}", expires);
     }
 
-    /// <summary>What a token grants, or why not: <c>invalid</c> (forged, damaged) or <c>expired</c>.</summary>
-    public (SessionKey? Key, string? Variant, string? Refusal) Verify(string token, DateTimeOffset now)
+    /// <summary>What a token grants — a tenant's video and a variant — or why not: <c>invalid</c> (forged, damaged) or <c>expired</c>.</summary>
+    public (string? Tenant, string? VideoId, string? Variant, string? Refusal) Verify(string token, DateTimeOffset now)
     {
         var parts = token.Split('.');
-        if (parts.Length != 2) return (null, null, "invalid");
+        if (parts.Length != 2) return (null, null, null, "invalid");
         byte[] payload, signature;
         try
         {
@@ -36,12 +36,12 @@ public sealed class ContentUrls(GatewayOptions options)
         }
         catch (FormatException)
         {
-            return (null, null, "invalid");
+            return (null, null, null, "invalid");
         }
-        if (!CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(_key, payload), signature)) return (null, null, "invalid");
+        if (!CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(_key, payload), signature)) return (null, null, null, "invalid");
         var fields = Encoding.UTF8.GetString(payload).Split('/');
-        if (fields.Length != 4 || !long.TryParse(fields[3], NumberStyles.None, CultureInfo.InvariantCulture, out var expires)
-            || !SessionKey.TryFromVideoId(fields[0], fields[1], out var key)) return (null, null, "invalid");
-        return now.ToUnixTimeSeconds() >= expires ? (null, null, "expired") : (key, fields[2], null);
+        if (fields.Length != 4 || !long.TryParse(fields[3], NumberStyles.None, CultureInfo.InvariantCulture, out var expires))
+            return (null, null, null, "invalid");
+        return now.ToUnixTimeSeconds() >= expires ? (null, null, null, "expired") : (fields[0], fields[1], fields[2], null);
     }
 }

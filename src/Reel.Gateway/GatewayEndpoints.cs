@@ -111,12 +111,8 @@ public static class GatewayEndpoints
 
     private static Tenant TenantOf(HttpContext http) => (Tenant)http.Items[TenantItem]!;
 
-    private static bool TryKey(HttpContext http, string id, out SessionKey key)
-    {
-        var found = SessionKey.TryFromVideoId(TenantOf(http).Name, id, out var parsed);
-        key = parsed!;
-        return found;
-    }
+    /// <summary>The tenant's video of this id; null for an unknown id, another tenant's, or anything that is not an id.</summary>
+    private static Task<SessionSnapshot?> VideoAsync(HttpContext http, ReelSessions sessions, string id) => sessions.GetAsync(TenantOf(http).Name, id);
 
     /// <summary>Request bodies above this are refused before they are read (413).</summary>
     public const long MaxBodyBytes = 25 * 1024 * 1024;
@@ -267,33 +263,30 @@ public static class GatewayEndpoints
     };
 
     private static async Task<IResult> Retrieve(HttpContext http, string id, ReelSessions sessions) =>
-        TryKey(http, id, out var key) && await sessions.GetAsync(key) is { } snapshot
-            ? Results.Ok(VideoObject.From(snapshot))
-            : ApiError.NotFound(id);
+        await VideoAsync(http, sessions, id) is { } snapshot ? Results.Ok(VideoObject.From(snapshot)) : ApiError.NotFound(id);
 
     private static async Task<IResult> List(HttpContext http, ReelSessions sessions, string? after, int? limit, string? order)
     {
         if (limit is < 1 or > 100) return ApiError.Invalid("'limit' must be between 1 and 100.", "limit", "invalid_value");
         if (order is not (null or "asc" or "desc")) return ApiError.Invalid("'order' must be 'asc' or 'desc'.", "order", "invalid_value");
         var page = await sessions.ListAsync(TenantOf(http).Name, after, limit ?? 20, order == "asc");
-        var videos = new List<VideoObject>();
-        foreach (var key in page.Keys)
-            if (await sessions.GetAsync(key) is { } snapshot) videos.Add(VideoObject.From(snapshot));
+        var videos = page.Videos.Select(VideoObject.From).ToList();
         return Results.Ok(new { @object = "list", data = videos, first_id = videos.FirstOrDefault()?.Id, last_id = videos.LastOrDefault()?.Id, has_more = page.HasMore });
     }
 
     private static async Task<IResult> Delete(HttpContext http, string id, ReelSessions sessions)
     {
-        if (!TryKey(http, id, out var key) || await sessions.GetAsync(key) is null) return ApiError.NotFound(id);
-        if (!await sessions.DeleteAsync(key)) return ApiError.Conflict("The video is queued or in progress: cancel it first.", "video_in_progress");
-        return Results.Ok(new { id, @object = "video.deleted", deleted = true });
+        if (await VideoAsync(http, sessions, id) is not { } snapshot) return ApiError.NotFound(id);
+        return await sessions.DeleteAsync(snapshot.Key) switch
+        {
+            DeleteOutcome.Unfinished => ApiError.Conflict("The video is queued or in progress: cancel it first.", "video_in_progress"),
+            DeleteOutcome.NotFound => ApiError.NotFound(id),
+            _ => Results.Ok(new { id, @object = "video.deleted", deleted = true }),
+        };
     }
 
-    private static async Task<IResult> Content(HttpContext http, string id, string? variant, ReelSessions sessions, IArtifactStore artifacts)
-    {
-        if (!TryKey(http, id, out var key) || await sessions.GetAsync(key) is not { } snapshot) return ApiError.NotFound(id);
-        return await StreamAsync(http, key, snapshot, variant ?? "video", artifacts);
-    }
+    private static async Task<IResult> Content(HttpContext http, string id, string? variant, ReelSessions sessions, IArtifactStore artifacts) =>
+        await VideoAsync(http, sessions, id) is { } snapshot ? await StreamAsync(http, snapshot, variant ?? "video", artifacts) : ApiError.NotFound(id);
 
     private static readonly Dictionary<string, (Func<SessionKey, ArtifactName> Name, string Type)> Variants = new()
     {
@@ -303,33 +296,33 @@ public static class GatewayEndpoints
     };
 
     /// <summary>One of a completed video's files, with range requests (a video element seeks).</summary>
-    private static async Task<IResult> StreamAsync(HttpContext http, SessionKey key, SessionSnapshot snapshot, string variant, IArtifactStore artifacts)
+    private static async Task<IResult> StreamAsync(HttpContext http, SessionSnapshot snapshot, string variant, IArtifactStore artifacts)
     {
         if (!Variants.TryGetValue(variant, out var file)) return ApiError.Invalid("'variant' must be video, thumbnail or spritesheet.", "variant", "invalid_value");
         if (snapshot.Status != SessionStatus.Completed) return ApiError.Conflict("The video is not completed.", "video_not_ready");
-        var stream = await artifacts.OpenReadAsync(file.Name(key), http.RequestAborted);
-        return stream is null ? ApiError.NotFound(key.VideoId) : Results.Stream(stream, file.Type, enableRangeProcessing: stream.CanSeek);
+        var stream = await artifacts.OpenReadAsync(file.Name(snapshot.Key), http.RequestAborted);
+        return stream is null ? ApiError.NotFound(snapshot.Key.VideoId) : Results.Stream(stream, file.Type, enableRangeProcessing: stream.CanSeek);
     }
 
     /// <summary>A short-lived URL of one of the video's files that needs no key (for a video or image element).</summary>
     private static async Task<IResult> ContentUrl(HttpContext http, string id, string? variant, ReelSessions sessions, ContentUrls urls)
     {
-        if (!TryKey(http, id, out var key) || await sessions.GetAsync(key) is null) return ApiError.NotFound(id);
+        if (await VideoAsync(http, sessions, id) is not { } snapshot) return ApiError.NotFound(id);
         variant ??= "video";
         if (!Variants.ContainsKey(variant)) return ApiError.Invalid("'variant' must be video, thumbnail or spritesheet.", "variant", "invalid_value");
-        var (url, expires) = urls.Sign(TenantOf(http).Name, key, variant, DateTimeOffset.UtcNow);
+        var (url, expires) = urls.Sign(TenantOf(http).Name, snapshot.Key, variant, DateTimeOffset.UtcNow);
         return Results.Ok(new { url, expires_at = expires.ToUnixTimeSeconds() });
     }
 
     /// <summary>A signed content URL: no key, 403 once expired or when the signature does not match.</summary>
     private static async Task<IResult> SignedContent(HttpContext http, string token, ReelSessions sessions, IArtifactStore artifacts, ContentUrls urls)
     {
-        var (key, variant, refusal) = urls.Verify(token, DateTimeOffset.UtcNow);
+        var (tenant, videoId, variant, refusal) = urls.Verify(token, DateTimeOffset.UtcNow);
         if (refusal is not null)
             return ApiError.Forbidden(refusal == "expired" ? "This content URL has expired: ask for a new one." : "This content URL is not valid.", $"content_url_{refusal}");
         try
         {
-            return await sessions.GetAsync(key!) is { } snapshot ? await StreamAsync(http, key!, snapshot, variant!, artifacts) : ApiError.NotFound(key!.VideoId);
+            return await sessions.GetAsync(tenant!, videoId!) is { } snapshot ? await StreamAsync(http, snapshot, variant!, artifacts) : ApiError.NotFound(videoId!);
         }
         catch (Exception e) when (e is OrleansException or TimeoutException)
         {
@@ -352,11 +345,12 @@ public static class GatewayEndpoints
     /// </summary>
     private static async Task Events(HttpContext http, string id, ReelSessions sessions)
     {
-        if (!TryKey(http, id, out var key) || await sessions.GetAsync(key) is null)
+        if (await VideoAsync(http, sessions, id) is not { } video)
         {
             await ApiError.NotFound(id).ExecuteAsync(http);
             return;
         }
+        var key = video.Key;
         var after = long.TryParse(http.Request.Headers["Last-Event-ID"], out var last) ? last : -1;
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
@@ -405,7 +399,7 @@ public static class GatewayEndpoints
 
     private static async Task<IResult> Cancel(HttpContext http, string id, ReelSessions sessions, IArtifactStore artifacts)
     {
-        if (!TryKey(http, id, out var key) || await sessions.CancelAsync(key) is not { } snapshot) return ApiError.NotFound(id);
+        if (await VideoAsync(http, sessions, id) is not { } video || await sessions.CancelAsync(video.Key) is not { } snapshot) return ApiError.NotFound(id);
         // A session cancelled while queued never reaches a model silo, which would delete its uploads when it ends.
         if (snapshot.Status == SessionStatus.Cancelled)
             foreach (var input in snapshot.Request.Inputs)

@@ -70,11 +70,10 @@ public sealed class RequestInputs(IArtifactStore artifacts, ReelSessions session
     /// <summary>One of the tenant's completed videos by id: 404 for any other (another tenant's too), 409 while it is not completed.</summary>
     public async Task<SourceVideo> VideoIdAsync(Tenant tenant, string id, string param)
     {
-        if (!SessionKey.TryFromVideoId(tenant.Name, id, out var key) || await sessions.GetAsync(key) is not { } source)
-            throw new ApiException(ApiError.NotFound(id, param));
+        if (await sessions.GetAsync(tenant.Name, id) is not { } source) throw new ApiException(ApiError.NotFound(id, param));
         if (source.Status != SessionStatus.Completed)
             throw new ApiException(ApiError.Conflict($"Video '{id}' is not completed; only a completed video can be a source.", "video_not_ready"));
-        return new SourceVideo(MediaInput.Of(key), source.Seconds ?? 0);
+        return new SourceVideo(MediaInput.Of(source.Key), source.Seconds ?? 0);
     }
 
     private async Task<byte[]> ImageUrlAsync(string url, string param, CancellationToken cancel)

@@ -13,10 +13,10 @@ using static TorchSharp.torch;
 namespace Reel.Grains;
 
 /// <summary>
-/// One video, made chunk by chunk on the model silo it is pinned to. Each chunk's latents are written as an artifact,
-/// then the state is committed; when every chunk is committed one streaming decode makes the MP4, thumbnail and
-/// spritesheet. The chunk loop runs outside the grain's turns (awaiting the model host's thread), so status, watch
-/// and cancel interleave with it.
+/// The worker that makes one video, chunk by chunk, on the model silo it is pinned to. Each chunk's latents are written
+/// as an artifact, then the state is committed and the video's grain told; when every chunk is committed one streaming
+/// decode makes the MP4, thumbnail and spritesheet. The chunk loop runs outside the grain's turns (awaiting the model
+/// host's thread), so cancel interleaves with it. A finished session forgets its state: the video's grain is the record.
 /// </summary>
 [ModelSessionPlacement, Immovable]
 public sealed partial class GenerationSessionGrain(
@@ -28,15 +28,11 @@ public sealed partial class GenerationSessionGrain(
     ILocalSiloDetails silo,
     ILogger<GenerationSessionGrain> logger) : Grain, IGenerationSessionGrain, IRemindable
 {
-    private const int MaxEvents = 512;
     private const string ResumeReminder = "resume";
-    private static readonly TimeSpan MaxWatchWait = TimeSpan.FromSeconds(20);
 
     /// <summary>Names this activation's chunk artifacts, so that a duplicate activation never overwrites a committed one.</summary>
     private readonly string _writer = Guid.NewGuid().ToString("N")[..12];
 
-    private readonly List<ProgressEvent> _events = [];
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource? _cancel;
     private Task? _run;
     private bool _deactivating;
@@ -47,6 +43,7 @@ public sealed partial class GenerationSessionGrain(
     private SessionState S => state.State;
     private bool Running => _run is { IsCompleted: false };
     private IPoolGrain Pool => GrainFactory.GetGrain<IPoolGrain>(Key.Pool);
+    private IVideoGrain Video => GrainFactory.GetGrain<IVideoGrain>(Key.VideoGrainKey);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -59,6 +56,9 @@ public sealed partial class GenerationSessionGrain(
     public async Task<SessionSnapshot?> Start(VideoRequest request, DateTimeOffset createdAt)
     {
         if (state.RecordExists) return Snapshot();
+        // A session that ran and finished has forgotten its work: the video's record says so, and nothing starts again.
+        var record = await Video.Get();
+        if (record is not { Status: SessionStatus.Queued }) return record ?? Absent();
         var key = Key;
         if (!slots.TryReserve(key.ToString()))
         {
@@ -77,34 +77,26 @@ public sealed partial class GenerationSessionGrain(
             S.Caption = RequestCompiler.Generation(request, model.Config).Prompt;
             S.Model = model.Config.Name;
             S.Status = SessionStatus.InProgress;
-            Emit("started");
         }
         catch (ModelException e)
         {
-            S.Status = SessionStatus.Failed;
-            S.Error = new SessionError("invalid_request", e.Message);
-            S.CompletedAt = DateTimeOffset.UtcNow;
-            Emit(e.Message);
-            await DeleteUploadsAsync();
+            slots.Release(key.ToString());
+            await EndAsync(key, SessionStatus.Failed, new SessionError("invalid_request", e.Message));
+            return await Video.Get();
         }
         await state.WriteStateAsync();
-        if (S.Status == SessionStatus.InProgress)
-        {
-            // The backstop: a reminder outlives the silo and re-activates the session if nothing else resumes it.
-            await this.RegisterOrUpdateReminder(ResumeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
-            _run = RunAsync(key);
-        }
-        else
-        {
-            slots.Release(key.ToString());
-        }
+        await ReportAsync("started", durable: true);
+        // The backstop: a reminder outlives the silo and re-activates the session if nothing else resumes it.
+        await this.RegisterOrUpdateReminder(ResumeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        _run = RunAsync(key);
         return Snapshot();
     }
 
-    public Task<SessionSnapshot?> Resume()
+    public async Task<SessionSnapshot?> Resume()
     {
-        if (!state.RecordExists) return Task.FromResult(Absent());
-        return Task.FromResult(Finished || TryRun() ? Snapshot() : null);
+        // No record: the session finished (and forgot its work) or never started; the video's record tells which.
+        if (!state.RecordExists) return await Video.Get() ?? Absent();
+        return Finished || TryRun() ? Snapshot() : null;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -114,50 +106,26 @@ public sealed partial class GenerationSessionGrain(
             TryRun();
             return;
         }
+        if (state.RecordExists)
+        {
+            // It ended, but the video's record did not hear of it yet.
+            await HandOverAsync();
+            return;
+        }
         if (await this.GetReminder(reminderName) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
-    public Task<SessionSnapshot?> GetStatus() => Task.FromResult(state.RecordExists ? Snapshot() : Absent());
-
-    public async Task<WatchResult?> Watch(long afterSeq, TimeSpan wait)
+    public async Task Cancel()
     {
-        if (!state.RecordExists) return null;
-        if (S.Seq <= afterSeq && !Finished)
+        if (!state.RecordExists)
         {
-            var timeout = wait < MaxWatchWait ? wait : MaxWatchWait;
-            if (timeout > TimeSpan.Zero) await Task.WhenAny(_changed.Task, Task.Delay(timeout));
+            Absent();
+            return;
         }
-        return new WatchResult([.. _events.Where(e => e.Seq > afterSeq)], Snapshot());
-    }
-
-    public async Task<SessionSnapshot?> Cancel()
-    {
-        if (!state.RecordExists) return Absent();
-        if (Finished) return Snapshot();
-        if (Running)
-        {
-            // The loop stops within one denoising step and commits the cancellation itself: one writer of the state.
-            _cancel!.Cancel();
-            await _run!;
-        }
-        else
-        {
-            await EndAsync(Key, SessionStatus.Cancelled, null);
-        }
-        return Snapshot();
-    }
-
-    public async Task<bool> Delete()
-    {
-        if (!state.RecordExists) return true;
-        if (!Finished) return false;
-        var key = Key;
-        foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
-        await DeleteUploadsAsync();
-        await state.ClearStateAsync();
-        _events.Clear();
-        DeactivateOnIdle();
-        return true;
+        if (Finished) return;
+        // A running loop stops within one denoising step and commits the cancellation itself: one writer of the state.
+        if (Running) _cancel!.Cancel();
+        else await EndAsync(Key, SessionStatus.Cancelled, null);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -204,8 +172,8 @@ public sealed partial class GenerationSessionGrain(
             {
                 S.Plan = [.. new VideoGenerator(model).Plan(request).Chunks.Select(PlannedChunk.From)];
                 (S.Size, S.Seconds) = (job.Size.ToString(), FrameCount.Seconds(model.Config, job.Job.OutputFrames));
-                Emit($"planned {S.Plan.Count} chunk(s)");
                 await state.WriteStateAsync();
+                await ReportAsync($"planned {S.Plan.Count} chunk(s)", durable: true);
             }
             if (S.Committed > 0) ReelTelemetry.SessionResumes.Add(1);
             video = S.Committed > 0 ? await LoadCommittedAsync(request.Continues, cancel) : request.Continues?.alias();
@@ -214,7 +182,7 @@ public sealed partial class GenerationSessionGrain(
                 var chunk = S.Plan[i].ToSpan();
                 S.Chunk = i;
                 S.Silo = silo.SiloAddress.ToString();
-                Emit($"chunk {i + 1}/{S.Plan.Count} started");
+                await ReportAsync($"chunk {i + 1}/{S.Plan.Count} started");
                 LogChunkStarted(key.Session, i + 1, S.Plan.Count, S.Silo);
                 using var latents = await GenerateChunkAsync(request, chunk, video, $"chunk {i + 1}/{S.Plan.Count}", cancel);
                 var artifact = SessionArtifacts.Chunk(key, i, _writer);
@@ -226,17 +194,18 @@ public sealed partial class GenerationSessionGrain(
                 S.ChunkArtifacts.Add(artifact.Value);
                 S.ChunkSilos.Add(S.Silo);
                 S.Progress = (double)S.Committed / S.Plan.Count;
-                Emit($"chunk {i + 1}/{S.Plan.Count} committed");
                 await state.WriteStateAsync();
+                await ReportAsync($"chunk {i + 1}/{S.Plan.Count} committed", durable: true);
+                cancel.ThrowIfCancellationRequested();
                 LogChunkCommitted(key.Session, i + 1, S.Plan.Count, S.Silo);
                 if (S.Committed < S.Plan.Count)
                 {
-                    // A draining silo hands every session on (or leaves it to the pool, which resumes it on the next
-                    // silo); otherwise the migration policy decides.
-                    var target = await MoveTargetAsync(key);
+                    // The pool decides: a draining silo hands every session on (or leaves it to the pool, which resumes
+                    // it where there is room); otherwise the migration policy.
+                    var target = await NextSiloAsync(key);
                     if (target is null && slots.Draining)
                     {
-                        Emit("waiting for a silo (this one is draining)");
+                        await ReportAsync("waiting for a silo (this one is draining)");
                         LogDrainedWithoutTarget(key.Session, S.Silo);
                         // The next call (the pool's resume) places the session afresh, away from this silo.
                         DeactivateOnIdle();
@@ -244,7 +213,7 @@ public sealed partial class GenerationSessionGrain(
                     }
                     if (target is not null)
                     {
-                        Emit($"moving to {target}{(slots.Draining ? " (draining)" : "")}");
+                        await ReportAsync($"moving to {target}{(slots.Draining ? " (draining)" : "")}");
                         LogMoving(key.Session, S.Silo, target.ToString());
                         RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
                         this.MigrateOnIdle();
@@ -297,15 +266,15 @@ public sealed partial class GenerationSessionGrain(
         Tensor head;
         using (job)
         {
-            Emit("loop: first pass started");
+            await ReportAsync("loop: first pass started");
             head = await GenerateChunkAsync(job.Job.Request, chunk, null, "loop: first pass", cancel);
         }
         using (head)
         {
             await artifacts.WriteAllBytesAsync(SessionArtifacts.LoopHead(key), LatentsFile.ToBytes(head), cancel);
             S.LoopHeadCommitted = true;
-            Emit("loop: first pass committed");
             await state.WriteStateAsync();
+            await ReportAsync("loop: first pass committed", durable: true);
             return await jobs.PrepareAsync(key, S.Request!, head, cancel);
         }
     }
@@ -314,25 +283,18 @@ public sealed partial class GenerationSessionGrain(
         LatentsFile.FromBytes(await artifacts.ReadAllBytesAsync(name, cancel)
             ?? throw new InvalidOperationException($"Committed latents {name} are missing."));
 
-    /// <summary>Where the session should continue after a commit, per the silo's migration policy; null to stay.</summary>
-    private async Task<SiloAddress?> MoveTargetAsync(SessionKey key)
+    /// <summary>Where the session continues after a commit, as its pool decides; null to stay (or when the pool cannot answer).</summary>
+    private async Task<SiloAddress?> NextSiloAsync(SessionKey key)
     {
-        if (options.Migration == MigrationPolicy.Stay && !slots.Draining) return null;
-        IReadOnlyList<SiloLoad> loads;
         try
         {
-            loads = await Pool.Loads();
+            return await Pool.NextSilo(key.ToString(), silo.SiloAddress, options.Migration);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             LogPoolUnreachable(key.Session, e.Message);
             return null;
         }
-        var here = loads.FirstOrDefault(l => l.Silo.Equals(silo.SiloAddress))?.Running.Count ?? 1;
-        var others = loads.Where(l => !l.Silo.Equals(silo.SiloAddress) && l.FreeSlots > 0 && l.WeightsHash == S.WeightsHash
-            && WeightsVersion.Matches(key.Weights, l.WeightsHash));
-        if (options.Migration == MigrationPolicy.Balance && !slots.Draining) others = others.Where(l => l.Running.Count + 2 <= here);
-        return others.MinBy(l => l.Running.Count)?.Silo;
     }
 
     /// <summary>
@@ -354,7 +316,11 @@ public sealed partial class GenerationSessionGrain(
         }
     }
 
-    /// <summary>Commits a final status; a cancelled session's artifacts go; the index and the reminder forget it.</summary>
+    /// <summary>
+    /// Commits a final status and hands it to the video's record; a cancelled session's artifacts go; the pool's index,
+    /// the tenant's account and the reminder forget it. Once the record has it the session forgets its own state; until
+    /// then the reminder retries the hand-over.
+    /// </summary>
     private async Task EndAsync(SessionKey key, SessionStatus status, SessionError? error)
     {
         S.Status = status;
@@ -363,7 +329,6 @@ public sealed partial class GenerationSessionGrain(
         S.ExpiresAt = S.CompletedAt + S.Request?.Retention;
         if (status == SessionStatus.Failed) ReelTelemetry.SessionFailures.Add(1, new KeyValuePair<string, object?>("pool", options.Pool));
         if (status == SessionStatus.Completed) S.Progress = 1;
-        Emit(error?.Message ?? status.ToString().ToLowerInvariant());
         await state.WriteStateAsync();
         if (status == SessionStatus.Cancelled)
             foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
@@ -371,6 +336,14 @@ public sealed partial class GenerationSessionGrain(
         await TellPoolAsync(pool => pool.Finished(key.ToString()));
         var usage = new SessionUsage(status == SessionStatus.Completed, status == SessionStatus.Completed ? S.Seconds ?? 0 : 0, S.ModelSeconds);
         await TellAsync(() => GrainFactory.GetGrain<ITenantAccountGrain>(key.Tenant).Finished(key, usage));
+        await HandOverAsync();
+    }
+
+    /// <summary>The final status to the video's record; then this session's state and reminder go.</summary>
+    private async Task HandOverAsync()
+    {
+        await ReportAsync(S.Error?.Message ?? S.Status.ToString().ToLowerInvariant(), durable: true);
+        await state.ClearStateAsync();
         if (await this.GetReminder(ResumeReminder) is { } reminder) await this.UnregisterReminder(reminder);
     }
 
@@ -398,7 +371,7 @@ public sealed partial class GenerationSessionGrain(
             if (step == seen || total == 0) continue;
             seen = step;
             if (S.Plan.Count > 0) S.Progress = (S.Committed + (double)step / total) / S.Plan.Count;
-            Emit($"{label} step {step}/{total}");
+            await ReportAsync($"{label} step {step}/{total}");
         }
         var latents = await work;
         S.ModelSeconds += clock.Elapsed.TotalSeconds;
@@ -474,21 +447,35 @@ public sealed partial class GenerationSessionGrain(
         await artifacts.DeleteAsync(SessionArtifacts.LoopHead(key), cancel);
     }
 
-    private void Emit(string message)
+    /// <summary>
+    /// Tells the video's record where the session stands. Durable reports (start, plan, commits, the end) must arrive;
+    /// step progress may be lost. When the record says the video was cancelled or deleted the session stops.
+    /// </summary>
+    private async Task ReportAsync(string message, bool durable = false)
     {
         S.Seq++;
-        _events.Add(new ProgressEvent(S.Seq, S.Status, S.Progress, S.Chunk, S.Plan.Count, message, DateTimeOffset.UtcNow));
-        if (_events.Count > MaxEvents) _events.RemoveAt(0);
-        var changed = _changed;
-        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.SetResult();
+        bool keepGoing;
+        try
+        {
+            keepGoing = await Video.Report(Snapshot(), message, durable);
+        }
+        catch (Exception e) when (!durable && e is OrleansException or TimeoutException)
+        {
+            LogReportMissed(Key.Session, e.Message);
+            return;
+        }
+        if (!keepGoing && !Finished) _cancel?.Cancel();
     }
 
+    /// <summary>
+    /// The session as its video's record stores it. Lists are arrays: JSON grain storage records a list's concrete type,
+    /// and a compiler-made collection type (what a collection expression gives a read-only list) cannot be read back.
+    /// </summary>
     private SessionSnapshot Snapshot() => new()
     {
         Key = Key, Status = S.Status, Request = S.Request!, Progress = S.Progress, Chunk = S.Chunk, Chunks = S.Plan.Count,
         CommittedChunks = S.Committed, Silo = S.Silo, WeightsHash = S.WeightsHash, Caption = S.Caption, Error = S.Error,
-        Seq = S.Seq, CreatedAt = S.CreatedAt, CompletedAt = S.CompletedAt, ChunkSilos = [.. S.ChunkSilos],
+        Seq = S.Seq, CreatedAt = S.CreatedAt, CompletedAt = S.CompletedAt, ChunkSilos = S.ChunkSilos.ToArray(),
         Model = S.Model, Size = S.Size, Seconds = S.Seconds, StartedAt = S.StartedAt, ExpiresAt = S.ExpiresAt,
     };
 
@@ -547,6 +534,9 @@ public sealed partial class GenerationSessionGrain(
 
     [LoggerMessage(LogLevel.Warning, "Session {Session}: a newer activation committed; this one on {Silo} stops")]
     private partial void LogStale(string session, string silo);
+
+    [LoggerMessage(LogLevel.Debug, "Session {Session}: a progress report to the video was lost ({Reason})")]
+    private partial void LogReportMissed(string session, string reason);
 
     [LoggerMessage(LogLevel.Warning, "Session {Session}: the pool did not answer ({Reason}); carrying on")]
     private partial void LogPoolUnreachable(string session, string reason);

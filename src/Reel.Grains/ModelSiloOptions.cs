@@ -1,3 +1,5 @@
+using Reel.Abstractions;
+
 namespace Reel.Grains;
 
 /// <summary>How a model silo takes sessions (docs/contracts.md, "reel silo").</summary>
@@ -20,17 +22,4 @@ public sealed class ModelSiloOptions
 
     /// <summary>Test setting: a pause in every denoising step, so that a test can act while a chunk runs. Default none.</summary>
     public TimeSpan StepDelay { get; set; } = TimeSpan.Zero;
-}
-
-/// <summary>What a session does after each committed chunk.</summary>
-public enum MigrationPolicy
-{
-    /// <summary>Keep running here.</summary>
-    Stay,
-
-    /// <summary>Move when another silo of the pool with the same weights runs at least two fewer sessions.</summary>
-    Balance,
-
-    /// <summary>Move after every chunk when another silo of the pool with the same weights has a free slot (tests).</summary>
-    Always,
 }

@@ -7,7 +7,7 @@ using Reel.Inference;
 
 namespace Reel.Grains;
 
-/// <summary>A pool's durable admission queue: what waits, which weights versions the pool has run, what was cancelled while waiting.</summary>
+/// <summary>A pool's durable admission queue: what waits, which weights versions the pool has run, where its sessions run.</summary>
 [GenerateSerializer]
 public sealed class PoolState
 {
@@ -15,9 +15,6 @@ public sealed class PoolState
 
     /// <summary>Every weights hash a model silo of the pool has reported, with when it was first seen.</summary>
     [Id(1)] public Dictionary<string, DateTimeOffset> WeightsSeen { get; set; } = [];
-
-    /// <summary>Sessions cancelled before they started: they never reach a model silo, so their record stays here.</summary>
-    [Id(2)] public List<SessionSnapshot> Cancelled { get; set; } = [];
 
     /// <summary>The index of unfinished sessions: session key → the silo it runs on (<c>SiloAddress.ToParsableString</c>).</summary>
     [Id(3)] public Dictionary<string, string> Running { get; set; } = [];
@@ -43,10 +40,13 @@ public sealed record QueuedSession(
     [property: Id(3)] double Share = 1);
 
 /// <summary>
-/// Admission for one pool: sessions start in weighted round-robin across tenants (in arrival order within a tenant)
-/// as model silos of the pool with their weights have free slots, so a tenant flooding the queue cannot starve
-/// another; a session none of whose silos has room waits without holding back those behind it that fit elsewhere.
-/// Loads are soft state, rebuilt from the silos' reports within one report period after the grain moves.
+/// Admission for one pool, and the one place that decides where its sessions run (docs/contracts.md, "Where a session
+/// runs"): sessions start in weighted round-robin across tenants (in arrival order within a tenant) as model silos of
+/// the pool with their weights have free slots, so a tenant flooding the queue cannot starve another; a session none
+/// of whose silos has room waits without holding back those behind it that fit elsewhere. Sessions of silos that left
+/// or drain resume here, and a session asks here where to go after each commit. Every choice of a silo is
+/// <see cref="SiloChoice.ByLoad"/>. Loads are soft state, rebuilt from the silos' reports within one report period
+/// after the grain moves; so are the queue positions last told to videos.
 /// </summary>
 public sealed partial class PoolGrain(
     [PersistentState("pool", ReelStorage.Name)] IPersistentState<PoolState> state,
@@ -57,6 +57,7 @@ public sealed partial class PoolGrain(
     private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(30);
 
     private readonly Dictionary<SiloAddress, SiloLoad> _loads = [];
+    private readonly Dictionary<SessionKey, int> _toldPositions = [];
     private IDisposable? _queueMetric;
 
     private string Pool => this.GetPrimaryKeyString();
@@ -84,26 +85,24 @@ public sealed partial class PoolGrain(
         if (!SessionKey.IsValidTenant(tenant)) throw new ArgumentException($"'{tenant}' is not a valid tenant name.", nameof(tenant));
         if (weights is not null && !WeightsVersion.IsValid(weights)) throw new ArgumentException($"'{weights}' is not a weights version.", nameof(weights));
         var key = SessionKey.New(tenant, Pool, weights ?? NewestVersion());
-        state.State.Queue.Add(new QueuedSession(key, request, DateTimeOffset.UtcNow, share));
+        var createdAt = DateTimeOffset.UtcNow;
+        var video = GrainFactory.GetGrain<IVideoGrain>(key.VideoGrainKey);
+        await video.Create(key, request, createdAt);
+        state.State.Queue.Add(new QueuedSession(key, request, createdAt, share));
         await SaveAsync();
         LogQueued(key.Session, Pool, key.Weights);
         await AdmitAsync();
-        return Find(key) ?? await GrainFactory.GetGrain<IGenerationSessionGrain>(key.ToString()).GetStatus()
-            ?? throw new InvalidOperationException($"Session {key} was admitted but has no state.");
+        return await video.Get() ?? throw new InvalidOperationException($"Video {key.VideoGrainKey} was recorded but is gone.");
     }
 
-    public Task<SessionSnapshot?> Find(string sessionKey) => Task.FromResult(SessionKey.TryParse(sessionKey, out var key) ? Find(key) : null);
-
-    public async Task<SessionSnapshot?> CancelQueued(string sessionKey)
+    public async Task<bool> CancelQueued(string sessionKey)
     {
         var index = state.State.Queue.FindIndex(q => q.Key.ToString() == sessionKey);
-        if (index < 0) return state.State.Cancelled.FirstOrDefault(c => c.Key.ToString() == sessionKey);
-        var entry = state.State.Queue[index];
+        if (index < 0) return false;
         state.State.Queue.RemoveAt(index);
-        var cancelled = Queued(entry, null) with { Status = SessionStatus.Cancelled, CompletedAt = DateTimeOffset.UtcNow };
-        state.State.Cancelled.Add(cancelled);
         await SaveAsync();
-        return cancelled;
+        TellPositions();
+        return true;
     }
 
     public async Task Report(SiloLoad load)
@@ -143,19 +142,35 @@ public sealed partial class PoolGrain(
 
     public Task<IReadOnlyList<SiloLoad>> Loads() => Task.FromResult<IReadOnlyList<SiloLoad>>(LiveLoads());
 
-    private SessionSnapshot? Find(SessionKey key)
+    public Task<SiloAddress?> NextSilo(string sessionKey, SiloAddress from, MigrationPolicy policy)
     {
-        // The place in the queue is the session's turn, not its arrival: other tenants' sessions may go first.
-        var turn = InTurn();
-        var index = turn.FindIndex(q => q.Key == key);
-        if (index >= 0) return Queued(turn[index], index + 1);
-        return state.State.Cancelled.FirstOrDefault(c => c.Key == key);
+        var key = SessionKey.Parse(sessionKey);
+        var loads = LiveLoads();
+        var here = loads.FirstOrDefault(l => l.Silo.Equals(from));
+        var draining = here?.Draining ?? false;
+        if (policy == MigrationPolicy.Stay && !draining) return Task.FromResult<SiloAddress?>(null);
+        var weightsHash = here?.WeightsHash;
+        var best = SiloChoice.ByLoad(loads, key.Weights, weightsHash, except: from).FirstOrDefault();
+        // Balance moves only to a silo running at least two fewer sessions than this one.
+        if (best is not null && policy == MigrationPolicy.Balance && !draining && best.Running.Count + 2 > (here?.Running.Count ?? 1)) best = null;
+        return Task.FromResult(best?.Silo);
     }
 
-    private static SessionSnapshot Queued(QueuedSession entry, int? position) => new()
+    /// <summary>
+    /// Tells each waiting video its place in the queue when it changed. The place is the video's turn, not its arrival:
+    /// other tenants' sessions may go first. One-way: a video never holds up admission.
+    /// </summary>
+    private void TellPositions()
     {
-        Key = entry.Key, Status = SessionStatus.Queued, Request = entry.Request, QueuePosition = position, CreatedAt = entry.CreatedAt,
-    };
+        var turn = InTurn();
+        foreach (var gone in _toldPositions.Keys.Where(k => turn.All(q => q.Key != k)).ToList()) _toldPositions.Remove(gone);
+        for (var i = 0; i < turn.Count; i++)
+        {
+            if (_toldPositions.TryGetValue(turn[i].Key, out var told) && told == i + 1) continue;
+            _toldPositions[turn[i].Key] = i + 1;
+            GrainFactory.GetGrain<IVideoGrain>(turn[i].Key.VideoGrainKey).Queued(i + 1).Ignore();
+        }
+    }
 
     private List<SiloLoad> LiveLoads()
     {
@@ -216,6 +231,7 @@ public sealed partial class PoolGrain(
                 break;
             }
         }
+        TellPositions();
     }
 
     /// <summary>Waiting sessions in the order they get their turn: lowest tenant pass first, arrival order within a tenant.</summary>
@@ -256,9 +272,7 @@ public sealed partial class PoolGrain(
     private async Task<(SiloAddress Silo, SessionSnapshot Snapshot)?> PlaceAsync(
         SessionKey key, HashSet<SiloAddress> full, Func<IGenerationSessionGrain, Task<SessionSnapshot?>> call)
     {
-        var targets = LiveLoads()
-            .Where(l => !full.Contains(l.Silo) && l.FreeSlots > 0 && WeightsVersion.Matches(key.Weights, l.WeightsHash))
-            .OrderBy(l => l.Running.Count).ToList();
+        var targets = SiloChoice.ByLoad(LiveLoads(), key.Weights).Where(l => !full.Contains(l.Silo)).ToList();
         foreach (var target in targets)
         {
             RequestContext.Set(IPlacementDirector.PlacementHintKey, target.Silo);

@@ -76,18 +76,8 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
         return new CompilerInput(null, await DownloadAsync(upload, folder, cancel) ?? throw new ModelException("An uploaded input is gone."));
     }
 
-    private async Task<SessionSnapshot?> SourceStatusAsync(SessionKey video)
-    {
-        try
-        {
-            return await grains.GetGrain<IGenerationSessionGrain>(video.ToString()).GetStatus();
-        }
-        catch (OrleansException)
-        {
-            // Its weights are served nowhere any more (placement finds no silo): the video cannot be read.
-            return null;
-        }
-    }
+    /// <summary>The source video's record: whatever weights made it, its record and artifacts are readable.</summary>
+    private Task<SessionSnapshot?> SourceStatusAsync(SessionKey video) => grains.GetGrain<IVideoGrain>(video.VideoGrainKey).Get();
 
     private async Task<string?> DownloadAsync(ArtifactName name, string folder, CancellationToken cancel)
     {

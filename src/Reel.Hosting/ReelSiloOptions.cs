@@ -1,3 +1,4 @@
+using Reel.Abstractions;
 using Reel.Gateway;
 using Reel.Grains;
 

@@ -8,20 +8,39 @@ public static class SessionArtifacts
 {
     public static ArtifactName Folder(SessionKey key) => ArtifactName.Of(key.Tenant, "sessions", key.Session);
 
+    /// <summary>Every session folder of a tenant.</summary>
+    public static ArtifactName Sessions(string tenant) => ArtifactName.Of(tenant, "sessions");
+
+    /// <summary>Every upload of a tenant.</summary>
+    public static ArtifactName Uploads(string tenant) => ArtifactName.Of(tenant, "uploads");
+
+    /// <summary>
+    /// The session an artifact under <see cref="Sessions"/> belongs to, and whether it is working material (chunk
+    /// copies, a loop's first pass) that the session needs only while it runs.
+    /// </summary>
+    public static (string Session, bool Working) Owner(ArtifactName name)
+    {
+        var parts = name.Value.Split('/');
+        if (parts.Length < 4 || parts[1] != "sessions") throw new ArgumentException($"'{name}' is not a session's artifact.", nameof(name));
+        return (parts[2], parts[3] is ChunksFolder or LoopHeadFile);
+    }
+
+    private const string ChunksFolder = "chunks", LoopHeadFile = "loop-head.safetensors";
+
     /// <summary>
     /// One chunk's latents as written by one activation (<paramref name="writer"/>): a stale duplicate activation
     /// writes under its own name and can never replace the chunk the state committed.
     /// </summary>
     public static ArtifactName Chunk(SessionKey key, int index, string writer) =>
-        ArtifactName.Of(key.Tenant, "sessions", key.Session, "chunks", $"{index:D4}-{writer}.safetensors");
+        ArtifactName.Of(key.Tenant, "sessions", key.Session, ChunksFolder, $"{index:D4}-{writer}.safetensors");
 
-    public static ArtifactName Chunks(SessionKey key) => ArtifactName.Of(key.Tenant, "sessions", key.Session, "chunks");
+    public static ArtifactName Chunks(SessionKey key) => ArtifactName.Of(key.Tenant, "sessions", key.Session, ChunksFolder);
 
     /// <summary>The whole video's latent sequence, kept beside the MP4 for extensions and remixes.</summary>
     public static ArtifactName Latents(SessionKey key) => Named(key, "latents.safetensors");
 
     /// <summary>A loop's first pass: the latents its ends are made from, kept until the session ends.</summary>
-    public static ArtifactName LoopHead(SessionKey key) => Named(key, "loop-head.safetensors");
+    public static ArtifactName LoopHead(SessionKey key) => Named(key, LoopHeadFile);
 
     public static ArtifactName Video(SessionKey key) => Named(key, "video.mp4");
 

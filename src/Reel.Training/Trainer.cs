@@ -154,7 +154,10 @@ public sealed class Trainer : IDisposable
         return loss;
     }
 
-    /// <summary>Pixel MSE of a posterior sample's reconstruction plus the weighted KL term.</summary>
+    /// <summary>
+    /// Pixel MSE of a posterior sample's reconstruction, object pixels weighted by <see cref="TrainingSettings.ObjectWeight"/>,
+    /// plus the weighted KL term.
+    /// </summary>
     private Tensor VaeLoss()
     {
         var latentFrames = 1 + _data.Random(DataStep, 0).Next(_model.Config.ChunkLatentFrames);
@@ -163,7 +166,25 @@ public sealed class Trainer : IDisposable
         var (mean, logVar) = _model.Vae.EncodeMoments(batch.Video);
         var z = SpacetimeVae.SamplePosterior(mean, logVar, generator);
         var reconstruction = _model.Vae.Decode(z);
-        return nn.functional.mse_loss(reconstruction, batch.Video, nn.Reduction.Mean) + Settings.KlWeight * SpacetimeVae.KlDivergence(mean, logVar);
+        var weight = PixelWeights(batch.Video, Settings.ObjectWeight);
+        var error = ((reconstruction - batch.Video).square() * weight).sum() / (weight.sum() * batch.Video.shape[1]);
+        return error + Settings.KlWeight * SpacetimeVae.KlDivergence(mean, logVar);
+    }
+
+    /// <summary>
+    /// Per-pixel loss weights [B, 1, T, H, W]: <paramref name="objectWeight"/> on pixels that differ from their frame's
+    /// plain background (its per-channel median) and on the pixel ring around them, 1 elsewhere. The background fills
+    /// most of a frame, so a plain mean lets edges blur — which is what turns squares and triangles into discs.
+    /// </summary>
+    public static Tensor PixelWeights(Tensor video, double objectWeight)
+    {
+        using var scope = NewDisposeScope();
+        if (objectWeight == 1) return ones_like(video[.., ..1]).MoveToOuterDisposeScope();
+        var (b, c, t, h, w) = (video.shape[0], video.shape[1], video.shape[2], video.shape[3], video.shape[4]);
+        var background = video.reshape(b, c, t, h * w).sort(-1).Values[.., .., .., (int)(h * w / 2)].view(b, c, t, 1, 1);
+        var objects = (video - background).abs().sum(1, keepdim: true).gt(0.15).to(ScalarType.Float32);
+        var near = nn.functional.max_pool3d(objects, [1, 3, 3], [1, 1, 1], [0, 1, 1]);
+        return (1 + (objectWeight - 1) * near).MoveToOuterDisposeScope();
     }
 
     /// <summary>

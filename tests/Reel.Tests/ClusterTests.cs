@@ -87,9 +87,9 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
         Assert.Equal(SessionStatus.Queued, (await cluster.Sessions.GetAsync(session.Key))!.Status);
         // Placement reads pool and weights from the key: neither this session nor one with weights no silo holds can activate.
         await Assert.ThrowsAsync<NoModelSiloException>(() =>
-            cluster.Cluster.Client.GetGrain<IGenerationSessionGrain>(session.Key.ToString()).GetStatus());
+            cluster.Cluster.Client.GetGrain<IGenerationSessionGrain>(session.Key.ToString()).Resume());
         await Assert.ThrowsAsync<NoModelSiloException>(() =>
-            cluster.Cluster.Client.GetGrain<IGenerationSessionGrain>(SessionKey.New(Tenant, ReelClusterFixture.Pool, "0123456789abcdef").ToString()).GetStatus());
+            cluster.Cluster.Client.GetGrain<IGenerationSessionGrain>(SessionKey.New(Tenant, ReelClusterFixture.Pool, "0123456789abcdef").ToString()).Resume());
 
         var cancelled = await cluster.Sessions.CancelAsync(session.Key);
         Assert.Equal(SessionStatus.Cancelled, cancelled!.Status);

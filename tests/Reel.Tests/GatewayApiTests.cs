@@ -174,8 +174,9 @@ public sealed partial class GatewayApiTests(GatewayApiFixture fixture) : IClassF
 
     private Tensor Latents(string tenant, string videoId)
     {
-        Assert.True(SessionKey.TryFromVideoId(tenant, videoId, out var key));
-        return LatentsFile.FromBytes(File.ReadAllBytes(Path.Combine(fixture.Artifacts, SessionArtifacts.Latents(key).Value)));
+        var video = fixture.App.Services.GetRequiredService<ReelSessions>().GetAsync(tenant, videoId).GetAwaiter().GetResult();
+        Assert.NotNull(video);
+        return LatentsFile.FromBytes(File.ReadAllBytes(Path.Combine(fixture.Artifacts, SessionArtifacts.Latents(video.Key).Value)));
     }
 
     [Fact]

@@ -102,9 +102,9 @@ public sealed partial class GatewayApiTests
         await trickle.FinishedAsync(mine);
         foreach (var id in flooded) await flood.FinishedAsync(id);
         var sessions = fixture.App.Services.GetRequiredService<ReelSessions>();
-        var trickled = (await sessions.GetAsync(SessionKeyOf("trickle", mine)))!;
+        var trickled = (await sessions.GetAsync("trickle", mine))!;
         var floodStarts = new List<DateTimeOffset>();
-        foreach (var id in flooded) floodStarts.Add((await sessions.GetAsync(SessionKeyOf("flood", id)))!.StartedAt!.Value);
+        foreach (var id in flooded) floodStarts.Add((await sessions.GetAsync("flood", id))!.StartedAt!.Value);
         // Its turn comes next after it arrives: no flood video that was waiting then starts before it.
         var overtook = floodStarts.Count(s => s > trickled.CreatedAt && s < trickled.StartedAt);
         Assert.True(overtook <= 1, $"{overtook} flood videos started between the other tenant's arrival and its start");
@@ -182,7 +182,7 @@ public sealed partial class GatewayApiTests
         using var brief = await fixture.AddTenantAsync(new Tenant { Name = "ephemeral", RetentionHours = 2.0 / 3600 });
         var video = await brief.CompletedAsync(brief.PostJsonAsync("videos", new { prompt = "gone soon", seconds = "1" }));
         Assert.InRange(video.GetProperty("expires_at").GetInt64() - video.GetProperty("completed_at").GetInt64(), 1, 3);
-        var folder = Path.Combine(fixture.Artifacts, "ephemeral", "sessions", SessionKeyOf("ephemeral", Id(video)).Session);
+        var folder = Path.Combine(fixture.Artifacts, "ephemeral", "sessions", TestModels.SessionOf(Id(video)));
         Assert.True(File.Exists(Path.Combine(folder, "video.mp4")));
 
         // Planted: a folder no session owns, an upload older than the grace, and a fresh one (its create may be on its way).
@@ -198,7 +198,7 @@ public sealed partial class GatewayApiTests
 
         // A long session of the same tenant runs while the sweep (every second here) goes on.
         var running = Id((await brief.PostJsonAsync("videos", new { prompt = "still running", seconds = "19" })).Body);
-        var runningFolder = Path.Combine(fixture.Artifacts, "ephemeral", "sessions", SessionKeyOf("ephemeral", running).Session, "chunks");
+        var runningFolder = Path.Combine(fixture.Artifacts, "ephemeral", "sessions", TestModels.SessionOf(running), "chunks");
         await ReelClusterFixture.Until(() => Task.FromResult(Directory.Exists(runningFolder) && Directory.GetFiles(runningFolder).Length >= 2), TimeSpan.FromSeconds(60));
 
         await ReelClusterFixture.Until(async () => (await brief.SendAsync(HttpMethod.Get, $"videos/{Id(video)}")).Status == HttpStatusCode.NotFound, TimeSpan.FromSeconds(20));
@@ -212,7 +212,4 @@ public sealed partial class GatewayApiTests
         Assert.True(Directory.GetFiles(runningFolder).Length >= 2, "the sweep deleted a running session's chunks");
         Assert.Equal("completed", (await brief.FinishedAsync(running)).GetProperty("status").GetString());
     }
-
-    private static SessionKey SessionKeyOf(string tenant, string videoId) =>
-        SessionKey.TryFromVideoId(tenant, videoId, out var key) ? key : throw new ArgumentException(videoId);
 }

@@ -8,23 +8,24 @@ public sealed class SessionKeyTests
     private const string Weights = "6036f4d5a1b2c3d4";
 
     [Fact]
-    public void Key_round_trips_through_its_string_and_its_video_id()
+    public void Key_round_trips_through_its_string_and_its_video_id_names_its_video_record()
     {
         var key = SessionKey.New("acme", "alpha", Weights);
         Assert.Equal(key, SessionKey.Parse(key.ToString()));
         Assert.Equal($"acme/alpha/{Weights}/{key.Session}", key.ToString());
-        Assert.Equal($"video_alpha_{Weights}_{key.Session}", key.VideoId);
-        Assert.True(SessionKey.TryFromVideoId("acme", key.VideoId, out var fromId));
-        Assert.Equal(key, fromId);
+        // The id carries neither pool nor weights: the record outlives both.
+        Assert.Equal($"video_{key.Session}", key.VideoId);
+        Assert.True(SessionKey.TryVideoGrainKey("acme", key.VideoId, out var grainKey));
+        Assert.Equal(key.VideoGrainKey, grainKey);
     }
 
     [Fact]
-    public void Another_tenants_video_id_names_a_different_session()
+    public void Another_tenants_video_id_names_a_different_video()
     {
         var key = SessionKey.New("acme", "alpha", Weights);
-        Assert.True(SessionKey.TryFromVideoId("globex", key.VideoId, out var other));
-        Assert.NotEqual(key, other);
-        Assert.Equal("globex", other.Tenant);
+        Assert.True(SessionKey.TryVideoGrainKey("globex", key.VideoId, out var other));
+        Assert.NotEqual(key.VideoGrainKey, other);
+        Assert.StartsWith("globex/", other);
     }
 
     [Theory]
@@ -41,9 +42,11 @@ public sealed class SessionKeyTests
 
     [Theory]
     [InlineData("video_alpha_6036f4d5a1b2c3d4")]
-    [InlineData("video_al_pha_6036f4d5a1b2c3d4_0123456789abcdef0123456789abcdef")]
-    [InlineData("vid_alpha_6036f4d5a1b2c3d4_0123456789abcdef0123456789abcdef")]
-    public void Malformed_video_ids_are_refused(string id) => Assert.False(SessionKey.TryFromVideoId("acme", id, out _));
+    [InlineData("video_alpha_6036f4d5a1b2c3d4_0123456789abcdef0123456789abcdef")]
+    [InlineData("vid_0123456789abcdef0123456789abcdef")]
+    [InlineData("video_0123456789ABCDEF0123456789ABCDEF")]
+    [InlineData("video_0123456789abcdef")]
+    public void Malformed_video_ids_are_refused(string id) => Assert.False(SessionKey.TryVideoGrainKey("acme", id, out _));
 
     [Fact]
     public void Weights_version_is_the_hash_prefix_and_latest_matches_any()

@@ -206,10 +206,32 @@ public sealed class ReelServer : IDisposable
         start.Environment["Orleans__Membership__NumMissedProbesLimit"] = "2";
         start.Environment["Orleans__Membership__TableRefreshTimeout"] = "00:00:02";
         _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+    }
+
+    private const int KeptLines = 60;
+    private readonly Queue<string> _output = new();
+
+    /// <summary>The last lines the process wrote (stdout and stderr): what a failing test shows of it.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output) return string.Join('\n', _output);
+        }
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null) return;
+        lock (_output)
+        {
+            _output.Enqueue(line);
+            if (_output.Count > KeptLines) _output.Dequeue();
+        }
     }
 
     public int SiloPort { get; }
@@ -284,30 +306,33 @@ public static class ReelClient
     public static async Task<SessionSnapshot> WaitFor(this ClusterClient client, SessionKey key, Func<SessionSnapshot, bool> done, ReelServer server)
     {
         SessionSnapshot? last = null;
+        Exception? error = null;
         await Until(async () =>
         {
             try
             {
                 last = await client.Sessions.GetAsync(key);
+                error = null;
             }
             catch (Exception e) when (e is OrleansException or TimeoutException)
             {
+                error = e;
                 return false;
             }
             return last is not null && done(last);
-        }, server);
+        }, server, () => $"last seen: {(object?)error?.Message ?? last}");
         return last!;
     }
 
-    public static async Task Until(Func<Task<bool>> condition, ReelServer server)
+    public static async Task Until(Func<Task<bool>> condition, ReelServer server, Func<string>? describe = null)
     {
         var deadline = DateTime.UtcNow.AddMinutes(3);
         while (DateTime.UtcNow < deadline)
         {
-            if (server.HasExited) throw new InvalidOperationException("reel exited.");
+            if (server.HasExited) throw new InvalidOperationException($"reel exited. Its last output:\n{server.Output}");
             if (await condition()) return;
             await Task.Delay(200);
         }
-        throw new TimeoutException("reel did not get there in 3 minutes.");
+        throw new TimeoutException($"reel did not get there in 3 minutes; {describe?.Invoke()}. Its last output:\n{server.Output}");
     }
 }

@@ -13,7 +13,7 @@ public sealed partial class GatewayApiTests
     {
         using var acme = fixture.Client(fixture.AcmeKey);
         var video = await acme.CompletedAsync(acme.PostJsonAsync("videos", new { prompt = "traced", seconds = "1" }));
-        var session = SessionKeyOf("acme", Id(video)).Session;
+        var session = TestModels.SessionOf(Id(video));
         List<Activity> spans;
         lock (fixture.Spans) spans = [.. fixture.Spans];
         var chunk = spans.First(s => s.OperationName == "session.chunk" && (string?)s.GetTagItem("reel.session") == session);

@@ -42,4 +42,7 @@ public static class TestModels
     }
 
     public static float MaxDifference(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
+
+    /// <summary>The session a video id names (its artifacts live under it).</summary>
+    public static string SessionOf(string videoId) => videoId[Reel.Abstractions.SessionKey.VideoIdPrefix.Length..];
 }
