@@ -49,7 +49,7 @@ public static class AblateCommand
             var evalCases = EvalCases.Parse(await File.ReadAllTextAsync(file.FullName, cancel), file.Name)
                 .Where(c => c.Expected.Objects.Count == 1 && c.Expected.Occluder != true && c.Chunks == 1 && c.KnownWords).Take(result.GetValue(cases)).ToList();
             if (evalCases.Count == 0) throw new ModelException($"{file.FullName} has no single-object, one-chunk cases in known words.");
-            var computeType = TrainingPrecision(result.GetValue(precision)!, source.Config, result.GetValue(batch));
+            var computeType = TrainingPrecision(result.GetValue(precision)!, source.Config, TrainingTarget.Dit, result.GetValue(batch));
             var settings = new AblationSettings
             {
                 Steps = result.GetValue(steps), BatchSize = result.GetValue(batch), CachedClips = result.GetValue(clips), Seed = result.GetValue(seed),
@@ -66,10 +66,10 @@ public static class AblateCommand
     }
 
     /// <summary>The training precision a flag asks for; <c>auto</c> measures a DiT step both ways and takes the faster.</summary>
-    internal static ScalarType TrainingPrecision(string flag, ModelConfig config, int batchSize)
+    internal static ScalarType TrainingPrecision(string flag, ModelConfig config, TrainingTarget target, int batchSize)
     {
         if (flag != "auto") return ModelRuntime.ParseDtype(flag);
-        var timing = Trainer.MeasurePrecision(config, batchSize);
+        var timing = Trainer.MeasurePrecision(config, target, batchSize);
         Console.Error.WriteLine($"Training step, measured: {timing}.");
         return timing.Faster;
     }

@@ -37,6 +37,7 @@ public static class SiloCommands
         public readonly Option<MigrationPolicy?> Migration = new("--migration") { Description = "After each chunk: stay, balance (move to a less loaded silo) or always (default stay)" };
         public readonly Option<FileInfo?> Tenants = new("--tenants") { Description = "The tenants file of the HTTP API (default ~/.config/reel/tenants.json)" };
         public readonly Option<string[]> ImageUrlHosts = new("--image-url-hosts") { Description = "Hosts whose https image URLs input_reference may name (default none)", AllowMultipleArgumentsPerToken = true };
+        public readonly Option<TimeSpan?> TestStepDelay = new("--test-step-delay") { Description = "Tests only: pause every denoising step", Hidden = true };
         public readonly ModelOptions ModelOptions = new();
     }
 
@@ -46,7 +47,7 @@ public static class SiloCommands
         var command = new Command("silo", "Run a cluster member: a model silo (--model) or a plain one")
         {
             o.Model, o.Pool, o.Redis, o.Blob, o.Artifacts, o.State, o.ClusterId, o.ServiceId, o.AdvertiseIp, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
-            o.Migration, o.ManagementPort, o.DrainTimeout, o.Dashboard,
+            o.Migration, o.ManagementPort, o.DrainTimeout, o.Dashboard, o.TestStepDelay,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: false, cancel)));
@@ -59,7 +60,7 @@ public static class SiloCommands
         var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state and artifacts in folders")
         {
             o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions, o.Tenants, o.ImageUrlHosts,
-            o.ManagementPort, o.DrainTimeout, o.Dashboard,
+            o.ManagementPort, o.DrainTimeout, o.Dashboard, o.TestStepDelay,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: true, cancel)));
@@ -166,6 +167,7 @@ public static class SiloCommands
             if (result.GetResult(model.Dtype) is { Implicit: false }) options.Dtype = result.GetValue(model.Dtype)!;
             if (result.GetResult(model.Threads) is { Implicit: false }) options.Threads = result.GetValue(model.Threads);
             options.Gateway = embedded || options.Gateway;
+            if (result.GetValue(o.TestStepDelay) is { } delay) options.SlowStepsForTests(delay);
         });
         var options = app.Services.GetRequiredService<ReelSiloOptions>();
         if (embedded) FirstTenant(options.Tenants ?? TenantDirectory.DefaultPath);

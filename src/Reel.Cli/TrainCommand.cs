@@ -36,17 +36,12 @@ public static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "Torch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var precision = new Option<string>("--precision")
         {
-            Description = "DiT activations: auto (both measured at start, the faster kept for the run), float32 or bfloat16", DefaultValueFactory = _ => "auto",
+            Description = "Activations: auto (both measured at start, the faster kept for the run), float32 or bfloat16", DefaultValueFactory = _ => "auto",
         };
         var cachedClips = new Option<int>("--cached-clips") { Description = "DiT: clips per size encoded once and reused (0: render and encode every batch)" };
-        var objectWeight = new Option<double>("--object-weight") { Description = "VAE: weight of object pixels in the reconstruction loss", DefaultValueFactory = _ => 1 };
         var command = new Command(name, $"Train the {name.ToUpperInvariant()}") { config, initFrom, steps, batch, lr, warmup, seed, checkpoints, resume, minutes, export, threads };
-        if (target == TrainingTarget.Dit)
-        {
-            command.Options.Add(precision);
-            command.Options.Add(cachedClips);
-        }
-        else command.Options.Add(objectWeight);
+        command.Options.Add(precision);
+        if (target == TrainingTarget.Dit) command.Options.Add(cachedClips);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() =>
         {
             set_num_threads(result.GetValue(threads));
@@ -55,7 +50,7 @@ public static class TrainCommand
                 Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "checkpoints", $"{name}-{configName}");
             var checkpoint = Path.Combine(runFolder, TrainingLoop.CheckpointFolder);
             using var trainer = result.GetValue(resume) ? ResumeFrom(checkpoint, result.GetValue(steps))
-                : StartNew(result, target, configName, checkpoint, initFrom, steps, batch, lr, warmup, seed, precision, cachedClips, objectWeight);
+                : StartNew(result, target, configName, checkpoint, initFrom, steps, batch, lr, warmup, seed, precision, cachedClips);
 
             var stop = false;
             void Stop(PosixSignalContext context)
@@ -82,8 +77,7 @@ public static class TrainCommand
         Directory.Exists(checkpoint) ? Trainer.Resume(checkpoint, steps, log: Console.Error.WriteLine) : throw new ModelException($"No checkpoint to resume in {checkpoint}.");
 
     private static Trainer StartNew(ParseResult result, TrainingTarget target, string configName, string checkpoint, Option<DirectoryInfo?> initFrom,
-        Option<int?> steps, Option<int> batch, Option<double> lr, Option<int> warmup, Option<ulong> seed, Option<string> precision, Option<int> cachedClips,
-        Option<double> objectWeight)
+        Option<int?> steps, Option<int> batch, Option<double> lr, Option<int> warmup, Option<ulong> seed, Option<string> precision, Option<int> cachedClips)
     {
         if (Directory.Exists(checkpoint))
             throw new ModelException($"A run already has a checkpoint in {checkpoint}: add --resume to continue it, or remove it to start over.");
@@ -95,13 +89,11 @@ public static class TrainCommand
         if (model.Config.Name != configName)
             throw new ModelException($"--init-from {from} holds configuration '{model.Config.Name}', not '{configName}'.");
         if (result.GetValue(cachedClips) < 0) throw new ModelException("--cached-clips must be 0 or more.");
-        if (!(result.GetValue(objectWeight) >= 1)) throw new ModelException("--object-weight must be at least 1.");
-        var computeType = target == TrainingTarget.Dit ? AblateCommand.TrainingPrecision(result.GetValue(precision)!, model.Config, result.GetValue(batch)) : ScalarType.Float32;
+        var computeType = AblateCommand.TrainingPrecision(result.GetValue(precision)!, model.Config, target, result.GetValue(batch));
         return Trainer.Start(model, new TrainingSettings
         {
             Target = target, Steps = stepCount, BatchSize = result.GetValue(batch), LearningRate = result.GetValue(lr),
             WarmupSteps = result.GetValue(warmup), Seed = result.GetValue(seed), ComputeType = computeType, CachedClips = result.GetValue(cachedClips),
-            ObjectWeight = result.GetValue(objectWeight),
         }, log: Console.Error.WriteLine);
     }
 

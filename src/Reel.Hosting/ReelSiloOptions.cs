@@ -109,8 +109,19 @@ public sealed class ReelSiloOptions
     /// <summary>Whether sessions move to another model silo of the pool after a commit: stay, balance or always. Default stay.</summary>
     public MigrationPolicy Migration { get; set; } = MigrationPolicy.Stay;
 
-    /// <summary>Test setting: a pause in every denoising step. Default none.</summary>
-    public TimeSpan StepDelay { get; set; } = TimeSpan.Zero;
+    /// <summary>
+    /// A pause in every denoising step, so a test can act while a chunk runs. Never configuration: a private setter the
+    /// configuration binder cannot reach, set by <see cref="SlowStepsForTests"/> (the CLI's hidden
+    /// <c>--test-step-delay</c>) only.
+    /// </summary>
+    public TimeSpan StepDelay { get; private set; } = TimeSpan.Zero;
+
+    /// <summary>Tests only: pauses every denoising step by <paramref name="delay"/>.</summary>
+    public ReelSiloOptions SlowStepsForTests(TimeSpan delay)
+    {
+        StepDelay = delay;
+        return this;
+    }
 
     /// <summary>Throws a <see cref="ReelConfigurationException"/> naming the first setting that cannot work.</summary>
     public void Validate()

@@ -63,7 +63,9 @@ public sealed class CausalConv3d : nn.Module<Tensor, CausalCache, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
-    private Tensor Convolve(Tensor x) => Convolutions.Conv3d(x, conv.weight!, conv.bias, _timeStride, _spaceStride, _spacePadding);
+    /// <summary>In the input's precision: bfloat16 activations train float32 weights (the casts are differentiable).</summary>
+    private Tensor Convolve(Tensor x) =>
+        Convolutions.Conv3d(x, conv.weight!.to(x.dtype), conv.bias?.to(x.dtype), _timeStride, _spaceStride, _spacePadding);
 }
 
 public sealed class VaeResBlock : nn.Module<Tensor, CausalCache, Tensor>
@@ -257,7 +259,7 @@ public sealed class SpacetimeVae : nn.Module
             throw new ModelException($"Frame size {video.shape[4]}x{video.shape[3]} is not a multiple of {_config.SpatialCompression}.");
         var ft = _config.TemporalCompression;
         var perChunk = Math.Min(latentFramesPerChunk, FrameCount.ToLatent(_config, frames));
-        var dtype = ParameterDtype;
+        var dtype = ComputeDtype;
         using var scope = NewDisposeScope();
         using var cache = new CausalCache();
         var parts = new List<Tensor>();
@@ -299,7 +301,7 @@ public sealed class SpacetimeVae : nn.Module
     /// <summary>Decodes <paramref name="latentFramesPerChunk"/> latent frames at a time, yielding each chunk's pixels.</summary>
     public IEnumerable<Tensor> DecodeStreaming(Tensor latents, int latentFramesPerChunk)
     {
-        var dtype = ParameterDtype;
+        var dtype = ComputeDtype;
         using var cache = new CausalCache();
         for (var start = 0; start < latents.shape[2]; start += latentFramesPerChunk)
         {
@@ -320,7 +322,13 @@ public sealed class SpacetimeVae : nn.Module
         return cat(DecodeStreaming(latents, latentFramesPerChunk).ToList(), 2).MoveToOuterDisposeScope();
     }
 
-    private ScalarType ParameterDtype => parameters().First().dtype;
+    /// <summary>
+    /// Precision of the activations; null computes in the weights' own. Training sets bfloat16 over float32 weights
+    /// where that is faster; norms stay float32.
+    /// </summary>
+    public ScalarType? ComputeType { get; set; }
+
+    private ScalarType ComputeDtype => ComputeType ?? parameters().First().dtype;
 
     /// <summary>Every convolution shape of the encoder and decoder.</summary>
     public IEnumerable<ConvolutionShape> ConvolutionShapes => modules().OfType<CausalConv3d>().Select(c => c.Shape);
@@ -329,5 +337,5 @@ public sealed class SpacetimeVae : nn.Module
     /// Makes sure this machine's convolutions are right for this VAE in its precision (with gradients when it
     /// trains): see <see cref="ConvolutionCheck"/>.
     /// </summary>
-    public bool VerifyConvolutions(bool gradients = false) => ConvolutionCheck.Verify(ConvolutionShapes, ParameterDtype, gradients);
+    public bool VerifyConvolutions(bool gradients = false) => ConvolutionCheck.Verify(ConvolutionShapes, ComputeDtype, gradients);
 }

@@ -36,7 +36,11 @@ public sealed class Trainer : IDisposable
         _cacheRoot = cacheRoot ?? LatentCache.DefaultRoot;
         _data = new WorldBatches(model.Config, settings.Seed, settings.World, settings.Sizes);
         IEnumerable<nn.Module> trained = settings.Target == TrainingTarget.Vae ? [model.Vae] : [model.Dit, model.CaptionEncoder];
-        if (settings.Target == TrainingTarget.Vae && model.Device.type == DeviceType.CPU) model.Vae.VerifyConvolutions(gradients: true);
+        if (settings.Target == TrainingTarget.Vae)
+        {
+            model.Vae.ComputeType = settings.ComputeType;
+            if (model.Device.type == DeviceType.CPU) model.Vae.VerifyConvolutions(gradients: true);
+        }
         foreach (var module in trained) module.train();
         _parameters = trained.SelectMany(m => m.parameters()).ToList();
         _optimizer = optim.AdamW(_parameters, settings.LearningRate, 0.9, 0.99, 1e-8, settings.WeightDecay);
@@ -99,19 +103,29 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Times one DiT training step (forward and backward, <paramref name="batchSize"/> clips of one chunk at the
-    /// configuration's first size) with float32 and with bfloat16 activations over float32 weights.
+    /// Times one training step of <paramref name="target"/> (forward and backward, <paramref name="batchSize"/> clips of
+    /// one chunk at the configuration's first size) with float32 and with bfloat16 activations over float32 weights.
     /// </summary>
-    public static PrecisionTiming MeasurePrecision(ModelConfig config, int batchSize)
+    public static PrecisionTiming MeasurePrecision(ModelConfig config, TrainingTarget target, int batchSize)
     {
         using var model = ReelModel.Create(config);
-        var (h, w) = (config.Sizes[0].Height / config.SpatialCompression, config.Sizes[0].Width / config.SpatialCompression);
+        var size = config.Sizes[0];
+        var (h, w) = (size.Height / config.SpatialCompression, size.Width / config.SpatialCompression);
         using var x = randn([batchSize, config.LatentChannels, config.ChunkLatentFrames, h, w]);
+        using var video = rand([batchSize, 3, FrameCount.ToPixel(config, config.ChunkLatentFrames), size.Height, size.Width]) * 2 - 1;
         using var t = rand(batchSize, config.ChunkLatentFrames);
         var captions = Enumerable.Repeat("a large red disc slides to the left and bounces off the wall", batchSize).ToArray();
         model.Dit.train();
+        model.Vae.train();
         return PrecisionProbe.Measure(type =>
         {
+            if (target == TrainingTarget.Vae)
+            {
+                model.Vae.ComputeType = type;
+                model.Vae.Decode(model.Vae.Encode(video)).square().mean().backward();
+                model.Vae.zero_grad();
+                return;
+            }
             model.Dit.ComputeType = type;
             using var tokens = model.CaptionEncoder.Encode(captions);
             model.Dit.forward(x, t, tokens.Tokens, tokens.Mask).square().mean().backward();
@@ -155,36 +169,21 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Pixel MSE of a posterior sample's reconstruction, object pixels weighted by <see cref="TrainingSettings.ObjectWeight"/>,
-    /// plus the weighted KL term.
+    /// Clips the VAE trains on are 1 to this many latent frames long: it is causal with a short reach in time, so longer
+    /// clips cost more and teach it nothing new.
     /// </summary>
+    private const int VaeClipLatentFrames = 5;
+
+    /// <summary>Pixel MSE of a posterior sample's reconstruction plus the weighted KL term.</summary>
     private Tensor VaeLoss()
     {
-        var latentFrames = 1 + _data.Random(DataStep, 0).Next(_model.Config.ChunkLatentFrames);
+        var latentFrames = 1 + _data.Random(DataStep, 0).Next(Math.Min(_model.Config.ChunkLatentFrames, VaeClipLatentFrames));
         using var batch = _data.At(DataStep, Settings.BatchSize, latentFrames);
         using var generator = StepGenerator();
         var (mean, logVar) = _model.Vae.EncodeMoments(batch.Video);
         var z = SpacetimeVae.SamplePosterior(mean, logVar, generator);
         var reconstruction = _model.Vae.Decode(z);
-        var weight = PixelWeights(batch.Video, Settings.ObjectWeight);
-        var error = ((reconstruction - batch.Video).square() * weight).sum() / (weight.sum() * batch.Video.shape[1]);
-        return error + Settings.KlWeight * SpacetimeVae.KlDivergence(mean, logVar);
-    }
-
-    /// <summary>
-    /// Per-pixel loss weights [B, 1, T, H, W]: <paramref name="objectWeight"/> on pixels that differ from their frame's
-    /// plain background (its per-channel median) and on the pixel ring around them, 1 elsewhere. The background fills
-    /// most of a frame, so a plain mean lets edges blur — which is what turns squares and triangles into discs.
-    /// </summary>
-    public static Tensor PixelWeights(Tensor video, double objectWeight)
-    {
-        using var scope = NewDisposeScope();
-        if (objectWeight == 1) return ones_like(video[.., ..1]).MoveToOuterDisposeScope();
-        var (b, c, t, h, w) = (video.shape[0], video.shape[1], video.shape[2], video.shape[3], video.shape[4]);
-        var background = video.reshape(b, c, t, h * w).sort(-1).Values[.., .., .., (int)(h * w / 2)].view(b, c, t, 1, 1);
-        var objects = (video - background).abs().sum(1, keepdim: true).gt(0.15).to(ScalarType.Float32);
-        var near = nn.functional.max_pool3d(objects, [1, 3, 3], [1, 1, 1], [0, 1, 1]);
-        return (1 + (objectWeight - 1) * near).MoveToOuterDisposeScope();
+        return nn.functional.mse_loss(reconstruction, batch.Video, nn.Reduction.Mean) + Settings.KlWeight * SpacetimeVae.KlDivergence(mean, logVar);
     }
 
     /// <summary>

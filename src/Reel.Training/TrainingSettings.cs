@@ -56,9 +56,6 @@ public sealed record TrainingSettings
     /// <summary>Weight of the VAE's KL term against the pixel MSE. Default 1e-5.</summary>
     public double KlWeight { get; init; } = 1e-5;
 
-    /// <summary>VAE: weight of object pixels (and the ring around them) in the reconstruction loss. Default 1 (a plain mean).</summary>
-    public double ObjectWeight { get; init; } = 1;
-
     /// <summary>Largest noise level σ of given latent frames. Default 0.05.</summary>
     public double MaxGivenSigma { get; init; } = 0.05;
 

@@ -134,7 +134,7 @@ public sealed class ClusterFixture() : ReelClusterFixture(4)
     public string VersionB => WeightsVersion.Of(WeightsFolder.ContentHash(WeightsB));
 
     protected override ReelSiloOptions ModelSilo(int index) => index == 1
-        ? new ReelSiloOptions { Model = true, Pool = Pool, Weights = WeightsA, StepDelay = SlowStep, MaxSessions = 1 }
+        ? new ReelSiloOptions { Model = true, Pool = Pool, Weights = WeightsA, MaxSessions = 1 }.SlowStepsForTests(SlowStep)
         : new ReelSiloOptions { Model = true, Pool = Pool, Weights = WeightsB, MaxSessions = 4, Migration = MigrationPolicy.Always };
 }
 
@@ -145,7 +145,7 @@ public sealed class FailoverFixture() : ReelClusterFixture(3)
     public string Version => WeightsVersion.Of(WeightsFolder.ContentHash(Weights));
 
     protected override ReelSiloOptions ModelSilo(int index) =>
-        new() { Model = true, Pool = Pool, Weights = Weights, StepDelay = TimeSpan.FromMilliseconds(250), MaxSessions = 2 };
+        new ReelSiloOptions { Model = true, Pool = Pool, Weights = Weights, MaxSessions = 2 }.SlowStepsForTests(TimeSpan.FromMilliseconds(250));
 
     protected override void Configure(ISiloBuilder silo) => silo.Configure<ClusterMembershipOptions>(o =>
     {

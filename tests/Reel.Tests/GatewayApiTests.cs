@@ -58,9 +58,8 @@ public sealed class GatewayApiFixture : IAsyncLifetime
         var options = new ReelSiloOptions
         {
             Model = true, Config = "test", Threads = 1, MaxSessions = 2, Artifacts = Artifacts, Tenants = Tenants,
-            ImageUrlHosts = ["127.0.0.1"], StepDelay = TimeSpan.FromMilliseconds(40), SweepPeriod = TimeSpan.FromSeconds(1),
-            WebhooksToPrivateAddresses = true,
-        };
+            ImageUrlHosts = ["127.0.0.1"], SweepPeriod = TimeSpan.FromSeconds(1), WebhooksToPrivateAddresses = true,
+        }.SlowStepsForTests(TimeSpan.FromMilliseconds(40));
         builder.UseOrleans(silo => silo.UseLocalhostClustering(AzuriteFixture.FreePort(), AzuriteFixture.FreePort()).AddActivityPropagation().AddReel(options));
         builder.Services.AddReelGateway(options.GatewayOptions);
         builder.Services.AddReelTelemetry();

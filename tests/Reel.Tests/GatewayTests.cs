@@ -82,5 +82,67 @@ public sealed class GatewayTests
         Assert.Equal("2", today[4]);
     }
 
+    /// <summary>
+    /// The rollout an operator does: a pool's silos on weights A make videos, new silos on weights B join, the A silos
+    /// stop. Every old video is still read, listed, downloaded, remixed (on B), deleted and expired.
+    /// </summary>
+    [Fact]
+    public async Task Videos_of_retired_weights_stay_readable_listable_downloadable_remixable_deletable_and_expire()
+    {
+        using var redis = new RedisFixture();
+        var (artifacts, tenants) = (TestModels.TempFolder(), Path.Combine(TestModels.TempFolder(), "tenants.json"));
+        var key = ReelProcess.AddTenant(tenants, "acme", "--retention-hours", $"{40.0 / 3600}");
+        var (weightsA, weightsB) = (TestModels.TempFolder(), TestModels.TempFolder());
+        using (var a = TestModels.Active(1)) a.Save(weightsA);
+        using (var b = TestModels.Active(2)) b.Save(weightsB);
+        var sweepEverySecond = new Dictionary<string, string> { ["REEL__SWEEPPERIOD"] = "00:00:01" };
+        string[] Silo(string weights) => ["silo", "--model", "--redis", redis.ConnectionString, "--advertise-ip", "127.0.0.1", "--artifacts", artifacts, "--weights", weights];
+
+        using var siloA = ReelServer.Start(Silo(weightsA), environment: sweepEverySecond);
+        using var gateway = ReelServer.Start(["gateway", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--tenants", tenants]);
+        await siloA.HealthyAsync();
+        await gateway.HealthyAsync("health");
+        using var api = gateway.Api(key);
+        await gateway.ServesModelAsync(api);
+        var old = new List<string>();
+        foreach (var prompt in new[] { "a red ball", "a blue box" })
+            old.Add((await api.CompletedAsync(api.PostJsonAsync("videos", new { prompt, size = "32x32", seconds = "1" }))).GetProperty("id").GetString()!);
+
+        // The rollout: B joins, A drains and stops. Nothing serves weights A any more.
+        using var siloB = ReelServer.Start(Silo(weightsB), environment: sweepEverySecond);
+        await siloB.HealthyAsync();
+        siloA.Terminate();
+        await ReelClient.Until(() => Task.FromResult(siloA.HasExited), siloB);
+
+        foreach (var id in old)
+        {
+            var video = await api.SendAsync(HttpMethod.Get, $"videos/{id}");
+            Assert.True(video.Status == HttpStatusCode.OK, video.Body.ToString());
+            Assert.Equal("completed", video.Body.GetProperty("status").GetString());
+            var mp4 = await api.BytesAsync($"videos/{id}/content");
+            Assert.Equal("ftyp", Encoding.ASCII.GetString(mp4, 4, 4));
+        }
+        var listed = (await api.SendAsync(HttpMethod.Get, "videos?limit=100")).Body.GetProperty("data").EnumerateArray().Select(v => v.GetProperty("id").GetString()).ToList();
+        Assert.Contains(old[0], listed);
+        Assert.Contains(old[1], listed);
+
+        // A remix of an old video is made on the new weights.
+        var remix = await api.CompletedAsync(api.PostJsonAsync($"videos/{old[0]}/remix", new { prompt = "a green ball" }));
+        Assert.Equal(old[0], remix.GetProperty("remixed_from_video_id").GetString());
+        Assert.Contains($":{siloB.SiloPort}:", remix.GetProperty("reel").GetProperty("silo").GetString());
+
+        var deleted = await api.SendAsync(HttpMethod.Delete, $"videos/{old[1]}");
+        Assert.True(deleted.Status == HttpStatusCode.OK, deleted.Body.ToString());
+        Assert.Equal(HttpStatusCode.NotFound, (await api.SendAsync(HttpMethod.Get, $"videos/{old[1]}")).Status);
+
+        // The other one expires with the tenant's retention, swept though its weights are gone.
+        await ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, $"videos/{old[0]}")).Status == HttpStatusCode.NotFound, siloB);
+        listed = (await api.SendAsync(HttpMethod.Get, "videos?limit=100")).Body.GetProperty("data").EnumerateArray().Select(v => v.GetProperty("id").GetString()).ToList();
+        Assert.DoesNotContain(old[0], listed);
+        Assert.DoesNotContain(old[1], listed);
+        var folder = Path.Combine(artifacts, "acme", "sessions", TestModels.SessionOf(old[0]));
+        Assert.False(Directory.Exists(folder) && Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Any());
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

@@ -197,9 +197,8 @@ public sealed class ReelServer : IDisposable
         string[] own = args[0] == "gateway" ? ["--http-port", $"{HttpPort}", "--management-port", $"{ManagementPort}"]
             : ["--config", "test", "--threads", "1", "--silo-port", $"{SiloPort}", "--gateway-port", $"{GatewayPort}", "--http-port", $"{HttpPort}",
                 .. args[0] == "serve" ? new[] { "--management-port", $"{ManagementPort}" } : []];
-        var start = ReelProcess.StartInfo(args.Concat(own));
         // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
-        if (slowSteps) start.Environment["REEL__STEPDELAY"] = "00:00:00.300";
+        var start = ReelProcess.StartInfo(args.Concat(own).Concat(slowSteps ? ["--test-step-delay", "00:00:00.300"] : []));
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         // Short membership timeouts (test settings): a killed silo is declared dead in seconds.
         start.Environment["Orleans__Membership__ProbeTimeout"] = "00:00:01";

@@ -81,7 +81,7 @@ public class TrainingTests
     {
         var (killed, straight) = (TestModels.TempFolder(), TestModels.TempFolder());
         string[] Args(string folder, params string[] more) =>
-            ["train", "vae", "--config", "test", "--steps", "150", "--batch", "2", "--warmup", "5", "--threads", "1", "--checkpoints", folder, .. more];
+            ["train", "vae", "--config", "test", "--steps", "150", "--batch", "2", "--warmup", "5", "--threads", "1", "--precision", "float32", "--checkpoints", folder, .. more];
 
         using (var process = Process.Start(ReelProcess.StartInfo(Args(killed)))!)
         {
