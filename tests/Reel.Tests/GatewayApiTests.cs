@@ -155,14 +155,14 @@ public sealed partial class GatewayApiTests(GatewayApiFixture fixture) : IClassF
         return path;
     }
 
-    private static MultipartFormDataContent Form(params (string Name, string Value)[] fields)
+    internal static MultipartFormDataContent Form(params (string Name, string Value)[] fields)
     {
         var form = new MultipartFormDataContent();
         foreach (var (name, value) in fields) form.Add(new StringContent(value), name);
         return form;
     }
 
-    private static ByteArrayContent FileContent(byte[] bytes, string type)
+    internal static ByteArrayContent FileContent(byte[] bytes, string type)
     {
         var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new MediaTypeHeaderValue(type);

@@ -144,5 +144,71 @@ public sealed class GatewayTests
         Assert.False(Directory.Exists(folder) && Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Any());
     }
 
+    /// <summary>
+    /// Every mode through <c>reel generate</c> and through the HTTP API of <c>reel serve</c> — the same fresh test
+    /// weights, request, seed and thread count — gives the same frames: one request compiler serves both.
+    /// </summary>
+    [Fact]
+    public async Task The_cli_and_the_api_make_the_same_frames_for_every_mode()
+    {
+        var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
+        var key = ReelProcess.AddTenant(tenants, "acme");
+        using var serve = ReelServer.Serve(tenants);
+        await serve.HealthyAsync();
+        using var api = serve.Api(key);
+        await serve.ServesModelAsync(api);
+        var folder = TestModels.TempFolder();
+        string In(string name) => Path.Combine(folder, name);
+        async Task<string> Download(string id, string name)
+        {
+            await File.WriteAllBytesAsync(In(name), await api.BytesAsync($"videos/{id}/content"));
+            return In(name);
+        }
+        async Task<string> Api(string name, Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> create) =>
+            await Download((await api.CompletedAsync(create)).GetProperty("id").GetString()!, name);
+        string Cli(string name, params string[] args)
+        {
+            var run = ReelProcess.Run(["generate", .. args, "-o", In(name), "--config", "test", "--threads", "1"]);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            return In(name);
+        }
+        MultipartFormDataContent Upload(string file, string field, string type, params (string Name, string Value)[] fields)
+        {
+            var form = GatewayApiTests.Form(fields);
+            form.Add(GatewayApiTests.FileContent(File.ReadAllBytes(file), type), field, Path.GetFileName(file));
+            return form;
+        }
+        var image = In("start.png");
+        await File.WriteAllBytesAsync(image, await GatewayApiTests.PngAsync());
+        var a = await Api("a.mp4", api.PostJsonAsync("videos", new { prompt = "a red ball", size = "32x32", seconds = "1", seed = "5" }));
+        var b = await Api("b.mp4", api.PostJsonAsync("videos", new { prompt = "a blue box", size = "32x32", seconds = "1", seed = "6" }));
+        var (idA, idB) = ((await api.SendAsync(HttpMethod.Get, "videos?order=asc")).Body.GetProperty("data")[0].GetProperty("id").GetString()!,
+            (await api.SendAsync(HttpMethod.Get, "videos?order=asc")).Body.GetProperty("data")[1].GetProperty("id").GetString()!);
+
+        var pairs = new (string Mode, string Cli, string Api)[]
+        {
+            ("text", Cli("text.mp4", "a red ball", "--size", "32x32", "--seconds", "1", "--seed", "5"), a),
+            ("image", Cli("image.mp4", "it rolls", "--image", image, "--seconds", "1", "--seed", "7"),
+                await Api("image-api.mp4", api.SendAsync(HttpMethod.Post, "videos", Upload(image, "input_reference", "image/png", ("prompt", "it rolls"), ("seconds", "1"), ("seed", "7"))))),
+            ("loop", Cli("loop.mp4", "round it goes", "--loop", "--size", "32x32", "--seconds", "2", "--seed", "8"),
+                await Api("loop-api.mp4", api.PostJsonAsync("videos", new { prompt = "round it goes", loop = true, size = "32x32", seconds = "2", seed = "8" }))),
+            ("extend", Cli("extend.mp4", "and on", "--extend", a, "--seconds", "1", "--seed", "9"),
+                await Api("extend-api.mp4", api.SendAsync(HttpMethod.Post, "videos/extensions", Upload(a, "video", "video/mp4", ("prompt", "and on"), ("seconds", "1"), ("seed", "9"))))),
+            ("extend backward", Cli("before.mp4", "before that", "--extend", a, "--backward", "--seconds", "1", "--seed", "10"),
+                await Api("before-api.mp4", api.SendAsync(HttpMethod.Post, "videos/extensions",
+                    Upload(a, "video", "video/mp4", ("prompt", "before that"), ("seconds", "1"), ("seed", "10"), ("direction", "backward"))))),
+            ("connect", Cli("connect.mp4", "a bridge", "--connect", a, b, "--seconds", "1", "--seed", "11"),
+                await Api("connect-api.mp4", api.PostJsonAsync("videos", new { prompt = "a bridge", connect = new[] { idA, idB }, seconds = "1", seed = "11" }))),
+            ("edit", Cli("edit.mp4", "now green", "--edit", a, "--strength", "0.5", "--seed", "12"),
+                await Api("edit-api.mp4", api.SendAsync(HttpMethod.Post, "videos/edits", Upload(a, "video", "video/mp4", ("prompt", "now green"), ("strength", "0.5"), ("seed", "12"))))),
+        };
+        foreach (var (mode, cli, viaApi) in pairs)
+        {
+            var (mine, theirs) = (await Reel.Media.MediaReader.ReadVideoAsync(cli, 32, 32, 8), await Reel.Media.MediaReader.ReadVideoAsync(viaApi, 32, 32, 8));
+            Assert.True(mine.Count == theirs.Count, $"{mode}: {mine.Count} frames from the CLI, {theirs.Count} from the API");
+            Assert.True(mine.Zip(theirs).All(p => p.First.Pixels.AsSpan().SequenceEqual(p.Second.Pixels)), $"{mode}: the frames differ");
+        }
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
