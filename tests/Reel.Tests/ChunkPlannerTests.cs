@@ -2,6 +2,7 @@ using Reel.Model;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public class ChunkPlannerTests
 {
     private static readonly ModelConfig Config = ModelConfig.Test; // chunks of 3 latent frames, overlap 1

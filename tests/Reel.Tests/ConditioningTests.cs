@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public class ConditioningTests
 {
     // 17 frames = 5 latent frames in chunks [0, 3) and [2, 5) of the test configuration.

@@ -10,6 +10,7 @@ public class DeterminismTests
         Prompt = "two discs bounce", Size = new VideoSize(48, 32), Frames = 29, Seed = seed, Steps = 3,
     };
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Chunks_run_one_by_one_on_separate_model_instances_equal_a_one_shot_run()
     {
@@ -34,6 +35,7 @@ public class DeterminismTests
         video!.Dispose();
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void The_same_request_and_seed_give_the_same_latents_and_another_seed_does_not()
     {

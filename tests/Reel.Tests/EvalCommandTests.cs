@@ -12,6 +12,7 @@ public class EvalCommandTests
         a magenta marble rolls	count=1 colour=magenta shape=disc motion=right size=48x32
         """;
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void The_case_file_parses_into_expected_attributes()
     {
@@ -26,6 +27,7 @@ public class EvalCommandTests
         Assert.False(cases[2].KnownWords); // "marble", "rolls"
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Theory]
     [InlineData("a ball", "expected 'prompt<TAB>attributes'")]
     [InlineData("a ball\tcount=4", "count must be 1 to 3")]
@@ -89,6 +91,7 @@ public class EvalCommandTests
         Assert.Single(bad.Stderr.Trim().Split('\n'));
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Written_cases_parse_back_to_their_attributes_and_new_word_cases_are_the_only_unknown_ones()
     {

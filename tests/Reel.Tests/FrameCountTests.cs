@@ -2,6 +2,7 @@ using Reel.Model;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public class FrameCountTests
 {
     private static readonly ModelConfig Config = ModelConfig.Test; // 8 fps, f_t = 4

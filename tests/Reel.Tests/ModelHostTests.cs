@@ -3,6 +3,7 @@ using Reel.Inference;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public class ModelHostTests
 {
     private static (ModelHost Host, string Weights) Host()

@@ -2,6 +2,7 @@ using Reel.Training;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public sealed class ScalingLawTests
 {
     [Theory]

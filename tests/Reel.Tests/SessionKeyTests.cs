@@ -3,6 +3,7 @@ using Reel.Model;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public sealed class SessionKeyTests
 {
     private const string Weights = "6036f4d5a1b2c3d4";

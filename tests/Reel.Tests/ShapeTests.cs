@@ -14,6 +14,7 @@ public class ShapeTests
         { 64, 16, 17 },  // wide
     };
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Theory]
     [MemberData(nameof(Grids))]
     public void Vae_compresses_time_and_space_and_decodes_back_to_the_same_shape(int width, int height, int frames)
@@ -27,6 +28,7 @@ public class ShapeTests
         Assert.Equal(video.shape, decoded.shape);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void A_vae_without_the_patch_fold_has_the_same_shapes()
     {
@@ -40,6 +42,7 @@ public class ShapeTests
         Assert.Equal(video.shape, decoded.shape);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Folding_pixels_into_channels_is_undone_exactly()
     {
@@ -50,6 +53,7 @@ public class ShapeTests
         Assert.Equal(0f, TestModels.MaxDifference(x, back));
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Theory]
     [MemberData(nameof(Grids))]
     public void Dit_predicts_a_velocity_for_every_latent_cell_with_a_timestep_per_frame(int width, int height, int frames)
@@ -64,6 +68,7 @@ public class ShapeTests
         Assert.False(v.isnan().any().item<bool>());
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void A_fresh_dit_predicts_zero_velocity_because_its_output_layers_start_at_zero()
     {
@@ -74,6 +79,7 @@ public class ShapeTests
         Assert.Equal(0f, v.abs().max().item<float>());
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Each_latent_frame_follows_its_own_timestep()
     {
@@ -86,6 +92,7 @@ public class ShapeTests
         Assert.True(TestModels.MaxDifference(same[.., .., 0], firstClean[.., .., 0]) > 1e-4, "frame 0 follows its own timestep");
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Captions_map_unknown_words_to_the_unknown_token_and_always_begin_with_a_token()
     {
@@ -95,6 +102,7 @@ public class ShapeTests
         Assert.Equal(4, tokenizer.Tokenize("red red red red red red").Length);
     }
 
+    // The full tier: the base preset's DiT alone takes half a minute to build.
     [Fact]
     public void Parameter_counts_grow_from_test_to_base()
     {

@@ -3,6 +3,7 @@ using Reel.Hosting;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public class SiloOptionsTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public class TrainingRecipeTests
 {
     private static ReelModel TestModel(ModelConfig? config = null) => ReelModel.Create(config ?? ModelConfig.Test, seed: 3);

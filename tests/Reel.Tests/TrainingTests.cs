@@ -23,6 +23,7 @@ public class TrainingTests
         return ReelModel.Load(folder);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Theory]
     [InlineData(TrainingTarget.Vae)]
     [InlineData(TrainingTarget.Dit)]
@@ -34,6 +35,7 @@ public class TrainingTests
         Assert.True(losses[^5..].Average() < 0.8 * losses[..5].Average(), string.Join(", ", losses.Select(l => l.ToString("0.000"))));
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Theory]
     [InlineData(TrainingTarget.Vae)]
     [InlineData(TrainingTarget.Dit)]
@@ -58,6 +60,7 @@ public class TrainingTests
         Assert.Equal(straight, Run(interrupt: true));
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void A_resumed_run_given_a_shorter_schedule_decays_toward_its_final_rate_by_the_new_end()
     {

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public class VaeStreamingTests
 {
     [Theory]

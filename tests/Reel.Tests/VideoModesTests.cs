@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 namespace Reel.Tests;
 
 /// <summary>The user-facing modes at the latent level, where exactness can be checked bit for bit.</summary>
+[Trait(Tier.Name, Tier.Fast)]
 public class VideoModesTests
 {
     private static GenerationRequest Request(int frames) => new()

@@ -15,6 +15,7 @@ public class WeightsTests
         return v.sum().item<float>();
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Saved_weights_load_back_identically_and_the_folder_hash_is_stable()
     {
@@ -33,6 +34,7 @@ public class WeightsTests
         Assert.Equal(LatentDigest.Of(original), LatentDigest.Of(reloaded));
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Different_weights_have_different_hashes()
     {
@@ -44,6 +46,7 @@ public class WeightsTests
         Assert.NotEqual(WeightsFolder.ContentHash(a), WeightsFolder.ContentHash(b));
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Sampling_uses_the_ema_weights_when_the_folder_has_them()
     {
@@ -79,6 +82,7 @@ public class WeightsTests
         Assert.Equal(1, ReelProcess.Run("weights", "pack", folder, packed).ExitCode);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void A_dit_paired_with_another_vae_is_refused()
     {
@@ -92,6 +96,7 @@ public class WeightsTests
         Assert.Contains("was trained with VAE", error.Message);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Weights_of_another_shape_are_refused_naming_the_tensor_and_both_shapes()
     {
@@ -107,6 +112,7 @@ public class WeightsTests
         Assert.Contains("x_embedder.weight has shape [32, 16] but configuration 'test' expects [64, 16]", error.Message);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void A_missing_file_is_named()
     {
@@ -117,6 +123,7 @@ public class WeightsTests
         Assert.Contains("caption-encoder.safetensors' is missing", Assert.Throws<ModelException>(() => ReelModel.Load(folder)).Message);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Corrupt_files_are_refused_with_a_message()
     {
@@ -130,6 +137,7 @@ public class WeightsTests
         Assert.Contains("does not exist", Assert.Throws<ModelException>(() => ReelModel.Load(Path.Combine(folder, "nope"))).Message);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Choosing_weights_follows_the_one_rule()
     {
@@ -142,6 +150,7 @@ public class WeightsTests
         Assert.Contains("Known: test, tiny, small, base", Assert.Throws<ModelException>(() => ModelSource.Open(null, "huge", new ModelRuntime())).Message);
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
     [Fact]
     public void Bfloat16_runs_and_stays_close_to_float32()
     {

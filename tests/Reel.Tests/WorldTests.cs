@@ -2,6 +2,7 @@ using Reel.World;
 
 namespace Reel.Tests;
 
+[Trait(Tier.Name, Tier.Fast)]
 public class WorldTests
 {
     private static WorldClip Clip(ulong seed, int w = 48, int h = 48, int frames = 25) => ProceduralWorld.Sample(seed, w, h, frames, 8);
