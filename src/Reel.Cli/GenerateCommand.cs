@@ -110,7 +110,7 @@ public static class GenerateCommand
         {
             Prompt = result.GetValue(o.Prompt)!, Width = size?.Width, Height = size?.Height,
             Seconds = result.GetValue(o.Seconds), Frames = result.GetValue(o.Frames),
-            Seed = result.GetValue(o.Seed) ?? (ulong)Random.Shared.NextInt64(),
+            Seed = result.GetValue(o.Seed) ?? RequestCompiler.RandomSeed(),
             Steps = result.GetValue(o.Steps), Guidance = result.GetValue(o.Guidance), Solver = result.GetValue(o.Solver).ToString().ToLowerInvariant(),
             Expand = !result.GetValue(o.NoExpand),
             Image = Local(o.Image), Extend = Local(o.Extend), Edit = Local(o.Edit), Strength = result.GetValue(o.Strength),

@@ -34,6 +34,15 @@ public static class ApiError
     public static IResult Unavailable(string message) =>
         Envelope(StatusCodes.Status503ServiceUnavailable, message, "server_error", null, "unavailable", retry: null);
 
+    /// <summary>What the framework answered without a body (no such route, a method the route does not take, a malformed request).</summary>
+    public static IResult Framework(int status) => status switch
+    {
+        StatusCodes.Status404NotFound => Envelope(status, "No such endpoint.", "invalid_request_error", null, "unknown_url", retry: false),
+        StatusCodes.Status405MethodNotAllowed => Envelope(status, "This endpoint does not take this method.", "invalid_request_error", null, "method_not_allowed", retry: false),
+        < 500 => Envelope(status, "The request is malformed.", "invalid_request_error", null, "invalid_request", retry: false),
+        _ => Envelope(status, "The server failed to answer this request.", "server_error", null, "server_error", retry: null),
+    };
+
     /// <summary><c>x-should-retry: false</c> where a retry cannot succeed: the SDK otherwise retries 409, 429 and 5xx.</summary>
     private static IResult Envelope(int status, string message, string type, string? param, string code, bool? retry) =>
         new EnvelopeResult(status, new { error = new { message, type, param, code } }, retry);

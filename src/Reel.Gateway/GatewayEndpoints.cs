@@ -48,6 +48,11 @@ public static class GatewayEndpoints
             o.DocumentTitle = "Reel API reference";
             o.SwaggerEndpoint("/openapi/v1.json", "Reel Videos API");
         });
+        // A route that does not exist, a method a route does not take, a request the framework refuses before any handler
+        // runs: the envelope too, never an empty body.
+        app.UseStatusCodePages(context => context.HttpContext.Request.Path.StartsWithSegments("/v1")
+            ? ApiError.Framework(context.HttpContext.Response.StatusCode).ExecuteAsync(context.HttpContext)
+            : Task.CompletedTask);
         var v1 = app.MapGroup("/v1").AddEndpointFilter(Authenticate).AddEndpointFilter(Refusals);
         // Create bodies (JSON or form, the SDK's bracketed fields) are read by hand: the descriptions say what they take.
         // No Accepts metadata: routing would answer other content types with a bare 415 instead of the error envelope.
@@ -203,6 +208,8 @@ public static class GatewayEndpoints
     {
         if (form["prompt"] is not { } prompt || string.IsNullOrWhiteSpace(prompt))
             throw new ApiException(ApiError.Invalid("'prompt' is required.", "prompt", "missing_required_parameter"));
+        if (prompt.Length > RequestCompiler.MaxPromptLength)
+            throw new ApiException(ApiError.Invalid($"'prompt' is at most {RequestCompiler.MaxPromptLength} characters, got {prompt.Length}.", "prompt", "string_above_max_length"));
         var served = await sessions.ServedAsync(TenantOf(http).Pool);
         var model = form["model"];
         if (served is not null && !ServedRequests.AcceptsModel(served, model))
@@ -233,11 +240,22 @@ public static class GatewayEndpoints
         var request = new VideoRequest
         {
             Prompt = prompt, Width = frameSize?.Width, Height = frameSize?.Height, Seconds = seconds,
-            Seed = Number<ulong>(form, "seed", ulong.TryParse, "a whole number") ?? (ulong)Random.Shared.NextInt64(),
+            Seed = Number<ulong>(form, "seed", ulong.TryParse, $"a whole number from 0 to {RequestCompiler.MaxSeed}", s => s <= RequestCompiler.MaxSeed)
+                ?? RequestCompiler.RandomSeed(),
             Steps = Number<int>(form, "steps", int.TryParse, "a whole number from 1 to 200", s => s is >= 1 and <= 200),
             Guidance = Number<double>(form, "guidance", Parse, "a number from 0 to 50", g => g is >= 0 and <= 50),
         };
         return (request, served);
+    }
+
+    /// <summary>
+    /// A whole-number query parameter in [min, max], <paramref name="fallback"/> when absent. Query parameters are read
+    /// as text so a malformed one is answered with the envelope naming it, not the framework's empty 400.
+    /// </summary>
+    private static bool QueryNumber(string? text, int fallback, int min, int max, out int value)
+    {
+        value = fallback;
+        return text is null || (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value >= min && value <= max);
     }
 
     private delegate bool TryParser<T>(string text, out T value);
@@ -265,11 +283,11 @@ public static class GatewayEndpoints
     private static async Task<IResult> Retrieve(HttpContext http, string id, ReelSessions sessions) =>
         await VideoAsync(http, sessions, id) is { } snapshot ? Results.Ok(VideoObject.From(snapshot)) : ApiError.NotFound(id);
 
-    private static async Task<IResult> List(HttpContext http, ReelSessions sessions, string? after, int? limit, string? order)
+    private static async Task<IResult> List(HttpContext http, ReelSessions sessions, string? after, string? limit, string? order)
     {
-        if (limit is < 1 or > 100) return ApiError.Invalid("'limit' must be between 1 and 100.", "limit", "invalid_value");
+        if (!QueryNumber(limit, 20, 1, 100, out var pageSize)) return ApiError.Invalid($"'limit' must be a whole number from 1 to 100, got '{limit}'.", "limit", "invalid_value");
         if (order is not (null or "asc" or "desc")) return ApiError.Invalid("'order' must be 'asc' or 'desc'.", "order", "invalid_value");
-        var page = await sessions.ListAsync(TenantOf(http).Name, after, limit ?? 20, order == "asc");
+        var page = await sessions.ListAsync(TenantOf(http).Name, after, pageSize, order == "asc");
         var videos = page.Videos.Select(VideoObject.From).ToList();
         return Results.Ok(new { @object = "list", data = videos, first_id = videos.FirstOrDefault()?.Id, last_id = videos.LastOrDefault()?.Id, has_more = page.HasMore });
     }
@@ -386,10 +404,10 @@ public static class GatewayEndpoints
         }
     }
 
-    private static async Task<IResult> Usage(HttpContext http, ReelSessions sessions, int? days)
+    private static async Task<IResult> Usage(HttpContext http, ReelSessions sessions, string? days)
     {
-        if (days is < 1 or > 366) return ApiError.Invalid("'days' must be between 1 and 366.", "days", "invalid_value");
-        var usage = await sessions.UsageAsync(TenantOf(http).Name, days ?? 7);
+        if (!QueryNumber(days, 7, 1, 366, out var count)) return ApiError.Invalid($"'days' must be a whole number from 1 to 366, got '{days}'.", "days", "invalid_value");
+        var usage = await sessions.UsageAsync(TenantOf(http).Name, count);
         return Results.Ok(new
         {
             @object = "list",

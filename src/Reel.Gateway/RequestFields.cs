@@ -62,9 +62,10 @@ public sealed class RequestFields
             if (body.RootElement.ValueKind != JsonValueKind.Object) throw new ApiException(ApiError.Invalid("The body must be a JSON object or a form."));
             foreach (var property in body.RootElement.EnumerateObject()) fields.Add(property.Name, property.Value);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or DecoderFallbackException)
         {
-            throw new ApiException(ApiError.Invalid("The body is not valid JSON."));
+            // InvalidOperationException: a string with invalid UTF-8, found when it is read.
+            throw new ApiException(ApiError.Invalid("The body is not valid JSON in UTF-8."));
         }
         return fields;
     }

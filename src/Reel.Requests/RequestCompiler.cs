@@ -48,6 +48,15 @@ public static class RequestCompiler
     /// <summary>A video that names no length is this long.</summary>
     public const double DefaultSeconds = 2;
 
+    /// <summary>The longest prompt, in characters (the hosted Videos API's limit).</summary>
+    public const int MaxPromptLength = 4000;
+
+    /// <summary>The largest seed: 2^53 − 1, the largest integer a JavaScript number (the SDK's, the page's) holds exactly.</summary>
+    public const ulong MaxSeed = (1UL << 53) - 1;
+
+    /// <summary>A seed for a request that names none.</summary>
+    public static ulong RandomSeed() => (ulong)Random.Shared.NextInt64((long)MaxSeed + 1);
+
     /// <summary>The request's mode; throws a <see cref="ModelException"/> naming a combination that makes no sense.</summary>
     public static VideoMode ModeOf(VideoRequest request)
     {
@@ -84,6 +93,8 @@ public static class RequestCompiler
     {
         ModeOf(request);
         if (string.IsNullOrWhiteSpace(request.Prompt)) throw new ModelException("The prompt is empty: describe what the video shows.");
+        if (request.Prompt.Length > MaxPromptLength)
+            throw new ModelException($"The prompt is {request.Prompt.Length} characters long; at most {MaxPromptLength} are read.");
         if ((request.Width is null) != (request.Height is null)) throw new ModelException("Give both width and height, or neither.");
         if (request.Frames is not null && request.Seconds is not null) throw new ModelException("Give frames or seconds, not both.");
         if (request.Seconds is { } seconds && !(seconds > 0 && seconds <= config.MaxSeconds))

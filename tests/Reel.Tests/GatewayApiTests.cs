@@ -393,6 +393,7 @@ public sealed partial class GatewayApiTests(GatewayApiFixture fixture) : IClassF
     [InlineData("{\"prompt\":\"x\",\"size\":\"big\"}", HttpStatusCode.BadRequest, "size", "invalid_value")]
     [InlineData("{\"prompt\":\"x\",\"model\":\"gpt-4o\"}", HttpStatusCode.BadRequest, "model", "model_not_found")]
     [InlineData("{\"prompt\":\"x\",\"seed\":-4}", HttpStatusCode.BadRequest, "seed", "invalid_value")]
+    [InlineData("{\"prompt\":\"x\",\"seed\":9007199254740992}", HttpStatusCode.BadRequest, "seed", "invalid_value")]
     [InlineData("{\"prompt\":\"x\",\"steps\":0}", HttpStatusCode.BadRequest, "steps", "invalid_value")]
     [InlineData("{\"prompt\":\"x\",\"guidance\":\"lots\"}", HttpStatusCode.BadRequest, "guidance", "invalid_value")]
     [InlineData("[1, 2]", HttpStatusCode.BadRequest, null, "invalid_request")]
@@ -402,6 +403,24 @@ public sealed partial class GatewayApiTests(GatewayApiFixture fixture) : IClassF
         using var acme = fixture.Client(fixture.AcmeKey);
         var response = await acme.SendAsync(HttpMethod.Post, "videos", new StringContent(body, Encoding.UTF8, "application/json"));
         AssertError(response, status, param, code);
+    }
+
+    [Fact]
+    public async Task Hostile_bodies_queries_and_methods_get_the_error_envelope_never_an_empty_body()
+    {
+        using var acme = fixture.Client(fixture.AcmeKey);
+        // A prompt string holding bytes that are not UTF-8.
+        var invalid = new ByteArrayContent([.. Encoding.ASCII.GetBytes("{\"prompt\":\"a "), 0xC3, 0x28, 0xFF, .. Encoding.ASCII.GetBytes(" ball\"}")]);
+        invalid.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        AssertError(await acme.SendAsync(HttpMethod.Post, "videos", invalid), HttpStatusCode.BadRequest, null, "invalid_request");
+        AssertError(await acme.PostJsonAsync("videos", new { prompt = new string('a', Reel.Requests.RequestCompiler.MaxPromptLength + 1) }),
+            HttpStatusCode.BadRequest, "prompt", "string_above_max_length");
+        AssertError(await acme.SendAsync(HttpMethod.Get, "videos?limit=abc"), HttpStatusCode.BadRequest, "limit", "invalid_value");
+        AssertError(await acme.SendAsync(HttpMethod.Get, "videos?limit=0"), HttpStatusCode.BadRequest, "limit", "invalid_value");
+        AssertError(await acme.SendAsync(HttpMethod.Get, "usage?days=abc"), HttpStatusCode.BadRequest, "days", "invalid_value");
+        AssertError(await acme.SendAsync(HttpMethod.Put, "videos"), HttpStatusCode.MethodNotAllowed, null, "method_not_allowed");
+        AssertError(await acme.SendAsync(HttpMethod.Patch, "videos/video_0123456789abcdef0123456789abcdef"), HttpStatusCode.MethodNotAllowed, null, "method_not_allowed");
+        AssertError(await acme.SendAsync(HttpMethod.Get, "no/such/thing"), HttpStatusCode.NotFound, null, "unknown_url");
     }
 
     [Fact]
