@@ -101,10 +101,11 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>
     /// Where a session on <paramref name="from"/> continues after a commit: another silo with its weights and a free
     /// slot when <paramref name="from"/> drains or the migration policy asks for a move, else null (stay; a draining
-    /// silo's session then stops and this pool resumes it where there is room).
+    /// silo's session then stops and this pool resumes it where there is room). <paramref name="draining"/> is the
+    /// silo's own word, which the pool's view (from the silo's last load report) may not have caught up with yet.
     /// </summary>
     [AlwaysInterleave]
-    Task<SiloAddress?> NextSilo(string sessionKey, SiloAddress from, MigrationPolicy policy);
+    Task<SiloAddress?> NextSilo(string sessionKey, SiloAddress from, MigrationPolicy policy, bool draining);
 
     /// <summary>The model the pool's newest weights serve (what a new session gets), or null while no silo reports.</summary>
     [AlwaysInterleave]

@@ -30,7 +30,7 @@ public static class SiloCommands
         public readonly Option<int?> SiloPort = new("--silo-port") { Description = "Silo-to-silo port (default 11111)" };
         public readonly Option<int?> GatewayPort = new("--gateway-port") { Description = "Client gateway port (default 30000)" };
         public readonly Option<int?> HttpPort = new("--http-port") { Description = "HTTP port: health, and the API where there is one (default 8080)" };
-        public readonly Option<int?> ManagementPort = new("--management-port") { Description = "Metrics, drain and dashboard (default: the HTTP port of a silo without the API, else 9464)" };
+        public readonly Option<int?> ManagementPort = new("--management-port") { Description = "Metrics, drain and dashboard, on 127.0.0.1 unless Reel:ManagementAddress opens it (default 9464)" };
         public readonly Option<TimeSpan?> DrainTimeout = new("--drain-timeout") { Description = "How long a stopping model silo lets its sessions commit and move on (default 00:05:00)" };
         public readonly Option<bool> Dashboard = new("--dashboard") { Description = "Orleans' dashboard on the management port at /dashboard" };
         public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once (default 1)" };
@@ -92,11 +92,17 @@ public static class SiloCommands
     public static Command Drain()
     {
         var host = new Option<string>("--host") { Description = "The silo's address", DefaultValueFactory = _ => "127.0.0.1" };
-        var port = new Option<int>("--port") { Description = "The silo's management port (its --http-port)", Required = true };
-        var command = new Command("drain", "Drain a running model silo without stopping it") { host, port };
+        var port = new Option<int>("--port") { Description = "The silo's management port (default 9464)", DefaultValueFactory = _ => 9464 };
+        var token = new Option<string?>("--token")
+        {
+            Description = "The operator's token (Reel:OperatorToken); default the environment's REEL_OPERATOR_TOKEN",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("REEL_OPERATOR_TOKEN"),
+        };
+        var command = new Command("drain", "Drain a running model silo without stopping it") { host, port, token };
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
         {
             using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+            if (result.GetValue(token) is { Length: > 0 } secret) http.DefaultRequestHeaders.Authorization = new("Bearer", secret);
             HttpResponseMessage response;
             try
             {
@@ -106,6 +112,8 @@ public static class SiloCommands
             {
                 throw new ReelConfigurationException($"No silo answers at {result.GetValue(host)}:{result.GetValue(port)}: {e.Message}");
             }
+            if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized)
+                throw new ReelConfigurationException($"{result.GetValue(host)}:{result.GetValue(port)} wants the operator's token: --token or REEL_OPERATOR_TOKEN.");
             if (!response.IsSuccessStatusCode)
                 throw new ReelConfigurationException($"{result.GetValue(host)}:{result.GetValue(port)} is not a model silo's management port ({(int)response.StatusCode}).");
             var body = await response.Content.ReadAsStringAsync(cancel);

@@ -288,7 +288,7 @@ public sealed partial class GenerationSessionGrain(
     {
         try
         {
-            return await Pool.NextSilo(key.ToString(), silo.SiloAddress, options.Migration);
+            return await Pool.NextSilo(key.ToString(), silo.SiloAddress, options.Migration, slots.Draining);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -68,8 +68,9 @@ public sealed partial class PoolGrain(
         // Read at scrape time on the exporter's thread: only plain values are captured, never the grain's context.
         var pool = Pool;
         var queue = state.State;
-        _queueMetric = ReelTelemetry.ReportQueue(this, () => queue.Queue.ToList().GroupBy(q => q.Key.Tenant)
-            .Select(g => new Measurement<int>(g.Count(), new("pool", pool), new("tenant", g.Key))).ToList());
+        _queueMetric = ReelTelemetry.ReportQueue(this, () => ReelTelemetry.TenantLabels
+            ? queue.Queue.ToList().GroupBy(q => q.Key.Tenant).Select(g => new Measurement<int>(g.Count(), new("pool", pool), new("tenant", g.Key))).ToList()
+            : [new Measurement<int>(queue.Queue.Count, new KeyValuePair<string, object?>("pool", pool))]);
         return Task.CompletedTask;
     }
 
@@ -142,12 +143,12 @@ public sealed partial class PoolGrain(
 
     public Task<IReadOnlyList<SiloLoad>> Loads() => Task.FromResult<IReadOnlyList<SiloLoad>>(LiveLoads());
 
-    public Task<SiloAddress?> NextSilo(string sessionKey, SiloAddress from, MigrationPolicy policy)
+    public Task<SiloAddress?> NextSilo(string sessionKey, SiloAddress from, MigrationPolicy policy, bool draining)
     {
         var key = SessionKey.Parse(sessionKey);
         var loads = LiveLoads();
         var here = loads.FirstOrDefault(l => l.Silo.Equals(from));
-        var draining = here?.Draining ?? false;
+        draining |= here?.Draining ?? false;
         if (policy == MigrationPolicy.Stay && !draining) return Task.FromResult<SiloAddress?>(null);
         var weightsHash = here?.WeightsHash;
         var best = SiloChoice.ByLoad(loads, key.Weights, weightsHash, except: from).FirstOrDefault();

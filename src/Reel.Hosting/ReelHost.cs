@@ -28,7 +28,7 @@ public static class ReelHost
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(IPAddress.Any, options.HttpPort);
-            if (options.ManagementPortOrDefault != options.HttpPort) k.Listen(IPAddress.Any, options.ManagementPortOrDefault);
+            k.Listen(IPAddress.Parse(options.ManagementAddress), options.ManagementPortOrDefault);
         });
         // A stopping model silo drains first: the host waits for that, and a little more for Orleans to stop.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(30));
@@ -76,7 +76,7 @@ public static class ReelHost
             o.Gateway = true;
         });
         var redis = options.Redis ?? throw new ReelConfigurationException("reel gateway needs --redis: the cluster it reaches.");
-        var management = $"http://*:{options.ManagementPortOrDefault}";
+        var management = $"http://{Bracketed(options.ManagementAddress)}:{options.ManagementPortOrDefault}";
         if (urls is not null) builder.WebHost.UseUrls($"{urls};{management}");
         else builder.WebHost.UseUrls($"http://*:{options.HttpPort};{management}");
         builder.UseOrleansClient(client => client.UseRedisClustering(redis).AddActivityPropagation()
@@ -88,6 +88,8 @@ public static class ReelHost
         app.MapReelGateway();
         return app;
     }
+
+    private static string Bracketed(string address) => IPAddress.Parse(address).AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address;
 
     /// <summary>What every Reel process shares: options from configuration then flags, and logging to stderr.</summary>
     private static (WebApplicationBuilder Builder, ReelSiloOptions Options) Start(Action<ReelSiloOptions> overrides)

@@ -30,21 +30,40 @@ public static class ReelManagement
             });
     }
 
-    /// <summary>The management endpoints: metrics, the dashboard when switched on, and a model silo's drain.</summary>
+    /// <summary>
+    /// The management endpoints: metrics, the dashboard when switched on, and a model silo's drain — answered on the
+    /// management port only, which answers nothing else (no health, API or page).
+    /// </summary>
     public static void MapReelManagement(this WebApplication app, ReelSiloOptions options)
     {
         var port = options.ManagementPortOrDefault;
         bool OnManagementPort(HttpContext http) => http.Connection.LocalPort == port;
-        app.UseOpenTelemetryPrometheusScrapingEndpoint(http => http.Request.Path == "/metrics" && OnManagementPort(http));
-        var management = app.MapGroup("").AddEndpointFilter(async (context, next) =>
-            OnManagementPort(context.HttpContext) ? await next(context) : Results.NotFound());
-        if (options.Dashboard) management.MapOrleansDashboard("/dashboard");
-        if (!options.Model) return;
-        management.MapPost("/drain", async (ModelSiloDrain drain, CancellationToken cancel) =>
+        static bool Managing(PathString path) => path == "/metrics" || path == "/drain" || path.StartsWithSegments("/dashboard");
+        app.Use((http, next) =>
         {
+            if (OnManagementPort(http) == Managing(http.Request.Path)) return next(http);
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        });
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(http => http.Request.Path == "/metrics" && OnManagementPort(http));
+        if (options.Dashboard) app.MapOrleansDashboard("/dashboard");
+        if (!options.Model) return;
+        app.MapPost("/drain", async (HttpContext http, ModelSiloDrain drain, CancellationToken cancel) =>
+        {
+            if (!Operator(http, options)) return Results.Json(new { error = "POST /drain needs the operator's token (Reel:OperatorToken) as a bearer token." }, statusCode: 401);
             var drained = await drain.DrainAsync(options.DrainTimeout, cancel);
             return Results.Ok(new { drained, running = app.Services.GetRequiredService<ModelSiloSlots>().Running.Count });
         }).ExcludeFromDescription();
+    }
+
+    /// <summary>The caller may drain: it shows the operator's token, or — when none is set — it calls from this machine.</summary>
+    private static bool Operator(HttpContext http, ReelSiloOptions options)
+    {
+        if (options.OperatorToken is not { } token) return http.Connection.RemoteIpAddress is { } remote && System.Net.IPAddress.IsLoopback(remote);
+        var header = http.Request.Headers.Authorization.ToString();
+        var given = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : "";
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(token));
     }
 
     /// <summary>

@@ -21,6 +21,7 @@ public static class ReelSilo
     public static ISiloBuilder AddReel(this ISiloBuilder silo, ReelSiloOptions options)
     {
         options.Validate();
+        ReelTelemetry.TenantLabels = options.TenantMetrics;
         var metadata = new Dictionary<string, string>
         {
             [SiloMetadataKeys.Role] = options.Model ? SiloMetadataKeys.ModelRole : SiloMetadataKeys.PlainRole,

@@ -77,12 +77,27 @@ public sealed class ReelSiloOptions
     public TimeSpan SweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// The management port (Reel:ManagementPort): /metrics (Prometheus), POST /drain and the Orleans dashboard, never
-    /// served on the tenants' API port. Default: the HTTP port for a silo without the API, else 9464.
+    /// The management port (Reel:ManagementPort): /metrics (Prometheus), POST /drain and the Orleans dashboard, and
+    /// nothing else; never the HTTP port (health, the tenants' API). Default 9464.
     /// </summary>
     public int? ManagementPort { get; set; }
 
-    public int ManagementPortOrDefault => ManagementPort ?? (Gateway ? 9464 : HttpPort);
+    public int ManagementPortOrDefault => ManagementPort ?? 9464;
+
+    /// <summary>
+    /// The address the management port listens on (Reel:ManagementAddress). Default 127.0.0.1: only this machine
+    /// reaches /metrics and /drain until an operator opens it (the chart does, with an operator token).
+    /// </summary>
+    public string ManagementAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// The operator's token (Reel:OperatorToken, from a secret): POST /drain needs <c>Authorization: Bearer</c> with
+    /// it. Without one, /drain is answered only to a caller on this machine.
+    /// </summary>
+    public string? OperatorToken { get; set; }
+
+    /// <summary>Whether metrics carry tenant names (Reel:TenantMetrics). Default false: per pool only.</summary>
+    public bool TenantMetrics { get; set; }
 
     /// <summary>How long a stopping model silo lets its sessions commit their chunk and move on (Reel:DrainTimeout). Default 5 min.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromMinutes(5);
@@ -132,8 +147,11 @@ public sealed class ReelSiloOptions
             throw new ReelConfigurationException("Reel:ContentUrlKey must be base64 of 32 to 64 bytes.");
         if (!(ContentUrlLifetime > TimeSpan.Zero)) throw new ReelConfigurationException("Reel:ContentUrlLifetime must be positive.");
         if (!(DrainTimeout > TimeSpan.Zero)) throw new ReelConfigurationException("--drain-timeout must be positive.");
-        if (Gateway && ManagementPortOrDefault == HttpPort)
-            throw new ReelConfigurationException("The management port must differ from the HTTP API's port: tenants must not reach /metrics or /drain.");
+        if (ManagementPortOrDefault == HttpPort)
+            throw new ReelConfigurationException("The management port must differ from the HTTP port: whoever reaches health or the API must not reach /metrics or /drain.");
+        if (!System.Net.IPAddress.TryParse(ManagementAddress, out _))
+            throw new ReelConfigurationException($"Reel:ManagementAddress '{ManagementAddress}' is not an IP address.");
+        if (OperatorToken is { Length: < 16 }) throw new ReelConfigurationException("Reel:OperatorToken must be at least 16 characters.");
         if (MaxSessions < 1) throw new ReelConfigurationException($"Max sessions must be at least 1, got {MaxSessions}.");
         if (Threads < 1) throw new ReelConfigurationException($"Threads must be at least 1, got {Threads}.");
         foreach (var (name, port) in new[] { ("silo", SiloPort), ("gateway", GatewayPort), ("HTTP", HttpPort), ("management", ManagementPortOrDefault) })

@@ -29,7 +29,7 @@ public static class ReelTelemetry
     static ReelTelemetry()
     {
         Meter.CreateObservableGauge("reel.pool.queue_depth", () => QueueSources.Values.SelectMany(f => f()), "{session}",
-            "Sessions waiting in a pool's admission queue, per tenant");
+            "Sessions waiting in a pool's admission queue (per tenant where tenant metrics are on)");
         Meter.CreateObservableGauge("reel.sessions.running", () => RunningSources.Values.SelectMany(f => f()), "{session}",
             "Sessions running on a model silo");
         // A gauge, not a histogram: the load happens once, often before the metrics pipeline listens.
@@ -39,7 +39,10 @@ public static class ReelTelemetry
 
     public static void ModelLoaded(TimeSpan took) => _modelLoadSeconds = took.TotalSeconds;
 
-    /// <summary>A pool grain reports its queue (tags <c>pool</c>, <c>tenant</c>) while it is active here.</summary>
+    /// <summary>Whether metrics carry tenant names (<c>Reel:TenantMetrics</c>): off by default, tenants are not an operator's metrics label.</summary>
+    public static bool TenantLabels { get; set; }
+
+    /// <summary>A pool grain reports its queue (tag <c>pool</c>, and <c>tenant</c> with <see cref="TenantLabels"/>) while it is active here.</summary>
     public static IDisposable ReportQueue(object owner, Func<IEnumerable<Measurement<int>>> measure) => Register(QueueSources, owner, measure);
 
     /// <summary>A model silo reports its running sessions (tag <c>pool</c>).</summary>

@@ -81,6 +81,14 @@ public sealed class HelmChartTests
         Assert.True(container.StartupProbe.FailureThreshold * container.StartupProbe.PeriodSeconds >= 600);
         Assert.Equal("/healthz", container.ReadinessProbe.HttpGet.Path);
         Assert.True(siloPod.TerminationGracePeriodSeconds > 600, "the grace period must outlast the 600 s drain");
+        // The management port (metrics, drain) is apart from health, opened to the cluster, and drain wants the
+        // operator's token from a Secret the chart generates.
+        Assert.Contains("--management-port=9464", container.Args);
+        Assert.Equal("9464", silo.Spec.Template.Metadata.Annotations["prometheus.io/port"]);
+        Assert.Equal("0.0.0.0", container.Env.Single(e => e.Name == "REEL__MANAGEMENTADDRESS").Value);
+        var operatorToken = container.Env.Single(e => e.Name == "REEL__OPERATORTOKEN").ValueFrom.SecretKeyRef;
+        var operatorSecret = Assert.Single(rendered.All<V1Secret>(), s => s.Metadata.Name == operatorToken.Name);
+        Assert.True(System.Text.Encoding.UTF8.GetString(operatorSecret.Data[operatorToken.Key]).Length >= 16);
 
         var gateway = Assert.Single(rendered.All<V1Deployment>(), d => d.Metadata.Labels["app.kubernetes.io/component"] == "gateway");
         var gatewayContainer = Assert.Single(gateway.Spec.Template.Spec.Containers);

@@ -104,7 +104,8 @@ public sealed class SiloCommandTests
     {
         using var redis = new RedisFixture();
         using var azurite = new AzuriteFixture();
-        var request = new VideoRequest { Prompt = "a green circle rises", Width = 32, Height = 32, Frames = 25, Seed = 31 };
+        // 40 slowed steps a chunk (12 s): time for the second silo to start, and a drain that surely lands inside chunk 2.
+        var request = new VideoRequest { Prompt = "a green circle rises", Width = 32, Height = 32, Frames = 25, Seed = 31, Steps = 40 };
         string[] args = ["silo", "--model", "--redis", redis.ConnectionString, "--blob", azurite.ConnectionString, "--advertise-ip", "127.0.0.1"];
         // The first silo alone takes the session; the second joins before the drain.
         using var drained = ReelServer.Start([.. args, "--drain-timeout", "00:01:00"], slowSteps: true);
@@ -161,7 +162,8 @@ public sealed class SiloCommandTests
     {
         var output = Path.Combine(TestModels.TempFolder(), "reference.mp4");
         var result = ReelProcess.Run("generate", request.Prompt, "--config", "test", "--threads", "1", "--seed", $"{request.Seed}",
-            "--frames", $"{request.Frames}", "--size", $"{request.Width}x{request.Height}", "--json", "-o", output);
+            "--frames", $"{request.Frames}", "--size", $"{request.Width}x{request.Height}", "--steps", $"{request.Steps ?? TestModels.Config.DefaultSteps}",
+            "--json", "-o", output);
         Assert.True(result.ExitCode == 0, result.Stderr);
         using var report = JsonDocument.Parse(result.Stdout);
         return report.RootElement.GetProperty("latentSha256").GetString()!;
@@ -192,11 +194,11 @@ public sealed class ReelServer : IDisposable
     private ReelServer(string[] args, bool slowSteps, IReadOnlyDictionary<string, string>? environment)
     {
         (SiloPort, GatewayPort, HttpPort) = (AzuriteFixture.FreePort(), AzuriteFixture.FreePort(), AzuriteFixture.FreePort());
-        ManagementPort = args[0] == "silo" ? HttpPort : AzuriteFixture.FreePort();
-        // A gateway has no model or silo: it only listens on its HTTP port.
+        ManagementPort = AzuriteFixture.FreePort();
+        // A gateway has no model or silo: it only listens on its HTTP and management ports.
         string[] own = args[0] == "gateway" ? ["--http-port", $"{HttpPort}", "--management-port", $"{ManagementPort}"]
             : ["--config", "test", "--threads", "1", "--silo-port", $"{SiloPort}", "--gateway-port", $"{GatewayPort}", "--http-port", $"{HttpPort}",
-                .. args[0] == "serve" ? new[] { "--management-port", $"{ManagementPort}" } : []];
+                "--management-port", $"{ManagementPort}"];
         // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
         var start = ReelProcess.StartInfo(args.Concat(own).Concat(slowSteps ? ["--test-step-delay", "00:00:00.300"] : []));
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
@@ -237,7 +239,7 @@ public sealed class ReelServer : IDisposable
     public int GatewayPort { get; }
     public int HttpPort { get; }
 
-    /// <summary>Metrics and drain: the HTTP port of a silo, its own port for serve and gateway.</summary>
+    /// <summary>Metrics and drain (on 127.0.0.1).</summary>
     public int ManagementPort { get; }
     public bool HasExited => _process.HasExited;
 

@@ -32,7 +32,11 @@ public sealed partial class TelemetryTests
     {
         var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
         var key = ReelProcess.AddTenant(tenants, "acme");
-        using var serve = ReelServer.Serve(tenants, slowSteps: true, new Dictionary<string, string> { ["REEL__DASHBOARD"] = "true" });
+        const string token = "operator-token-for-tests";
+        using var serve = ReelServer.Serve(tenants, slowSteps: true, new Dictionary<string, string>
+        {
+            ["REEL__DASHBOARD"] = "true", ["REEL__OPERATORTOKEN"] = token, ["REEL__TENANTMETRICS"] = "true",
+        });
         await serve.HealthyAsync();
         using var api = serve.Api(key);
         await serve.ServesModelAsync(api);
@@ -62,10 +66,36 @@ public sealed partial class TelemetryTests
         Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
         Assert.Equal("text/html", dashboard.Content.Headers.ContentType?.MediaType);
 
-        // The tenants' port: no metrics, no drain, no dashboard.
+        // The tenants' port: no metrics, no drain, no dashboard; the management port: nothing else.
         Assert.Equal(HttpStatusCode.NotFound, (await scraper.GetAsync($"http://127.0.0.1:{serve.HttpPort}/metrics")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await scraper.GetAsync($"http://127.0.0.1:{serve.HttpPort}/dashboard/")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await scraper.PostAsync($"http://127.0.0.1:{serve.HttpPort}/drain", null)).StatusCode);
+        foreach (var path in new[] { "/v1/models", "/", "/healthz", "/docs" })
+            Assert.Equal(HttpStatusCode.NotFound, (await scraper.GetAsync($"http://127.0.0.1:{serve.ManagementPort}{path}")).StatusCode);
+
+        // Drain wants the operator's token when one is set, even from this machine.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await scraper.PostAsync($"http://127.0.0.1:{serve.ManagementPort}/drain", null)).StatusCode);
+        var refused = ReelProcess.Run("drain", "--port", $"{serve.ManagementPort}", "--token", "not-the-operator-token");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("operator's token", refused.Stderr);
+        var drained = ReelProcess.Run("drain", "--port", $"{serve.ManagementPort}", "--token", token);
+        Assert.True(drained.ExitCode == 0, drained.Stderr);
+    }
+
+    [Fact]
+    public async Task Metrics_carry_no_tenant_names_and_the_management_port_listens_on_loopback_unless_opened()
+    {
+        var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
+        ReelProcess.AddTenant(tenants, "acme");
+        using var serve = ReelServer.Serve(tenants);
+        await serve.HealthyAsync();
+        using var scraper = new HttpClient();
+        var metrics = await scraper.GetStringAsync($"http://127.0.0.1:{serve.ManagementPort}/metrics");
+        Assert.DoesNotContain("tenant=", metrics);
+        var listening = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpListeners();
+        Assert.Contains(listening, l => l.Port == serve.ManagementPort && System.Net.IPAddress.IsLoopback(l.Address));
+        Assert.DoesNotContain(listening, l => l.Port == serve.ManagementPort && !System.Net.IPAddress.IsLoopback(l.Address));
+        Assert.Contains(listening, l => l.Port == serve.HttpPort && !System.Net.IPAddress.IsLoopback(l.Address));
     }
 
     /// <summary>The value of the first sample of <paramref name="metric"/> whose labels include all of <paramref name="labels"/>; 0 when there is none.</summary>

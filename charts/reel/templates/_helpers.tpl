@@ -27,6 +27,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "reel.blobKey" -}}{{ if .Values.blob.existingSecret }}{{ .Values.blob.existingSecretKey }}{{ else }}blob{{ end }}{{- end -}}
 {{- define "reel.hasBlob" -}}{{ if or .Values.blob.existingSecret .Values.blob.connectionString }}true{{ end }}{{- end -}}
 {{- define "reel.tenantsSecret" -}}{{ .Values.tenants.existingSecret | default (printf "%s-tenants" (include "reel.fullname" .)) }}{{- end -}}
+{{- define "reel.operatorSecret" -}}{{ .Values.operatorTokenSecret | default (printf "%s-operator" (include "reel.fullname" .)) }}{{- end -}}
 {{- define "reel.contentUrlSecret" -}}{{ .Values.gateway.contentUrlKeySecret | default (printf "%s-content-url" (include "reel.fullname" .)) }}{{- end -}}
 
 {{/* What every Reel pod needs to find the cluster: ids, Redis, blob storage. Secrets only by reference. */}}
