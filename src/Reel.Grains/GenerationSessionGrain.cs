@@ -24,6 +24,7 @@ public sealed partial class GenerationSessionGrain(
     ModelHost host,
     ModelSiloSlots slots,
     ModelSiloOptions options,
+    StoreOutages outages,
     IArtifactStore artifacts,
     ILocalSiloDetails silo,
     ILogger<GenerationSessionGrain> logger) : Grain, IGenerationSessionGrain, IRemindable
@@ -172,8 +173,7 @@ public sealed partial class GenerationSessionGrain(
             {
                 S.Plan = [.. new VideoGenerator(model).Plan(request).Chunks.Select(PlannedChunk.From)];
                 (S.Size, S.Seconds) = (job.Size.ToString(), FrameCount.Seconds(model.Config, job.Job.OutputFrames));
-                await state.WriteStateAsync();
-                await ReportAsync($"planned {S.Plan.Count} chunk(s)", durable: true);
+                await CommitAsync($"planned {S.Plan.Count} chunk(s)", cancel);
             }
             if (S.Committed > 0) ReelTelemetry.SessionResumes.Add(1);
             video = S.Committed > 0 ? await LoadCommittedAsync(request.Continues, cancel) : request.Continues?.alias();
@@ -186,7 +186,8 @@ public sealed partial class GenerationSessionGrain(
                 LogChunkStarted(key.Session, i + 1, S.Plan.Count, S.Silo);
                 using var latents = await GenerateChunkAsync(request, chunk, video, $"chunk {i + 1}/{S.Plan.Count}", cancel);
                 var artifact = SessionArtifacts.Chunk(key, i, _writer);
-                await artifacts.WriteAllBytesAsync(artifact, LatentsFile.ToBytes(latents), cancel);
+                var bytes = LatentsFile.ToBytes(latents);
+                await outages.RunAsync(() => artifacts.WriteAllBytesAsync(artifact, bytes, cancel), "chunk artifact", cancel);
                 var stitched = await host.Enqueue(_ => VideoGenerator.Stitch(video, chunk, latents), cancel);
                 video?.Dispose();
                 video = stitched;
@@ -194,8 +195,7 @@ public sealed partial class GenerationSessionGrain(
                 S.ChunkArtifacts.Add(artifact.Value);
                 S.ChunkSilos.Add(S.Silo);
                 S.Progress = (double)S.Committed / S.Plan.Count;
-                await state.WriteStateAsync();
-                await ReportAsync($"chunk {i + 1}/{S.Plan.Count} committed", durable: true);
+                await CommitAsync($"chunk {i + 1}/{S.Plan.Count} committed", cancel);
                 cancel.ThrowIfCancellationRequested();
                 LogChunkCommitted(key.Session, i + 1, S.Plan.Count, S.Silo);
                 if (S.Committed < S.Plan.Count)
@@ -238,6 +238,11 @@ public sealed partial class GenerationSessionGrain(
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
             await EndAsync(key, SessionStatus.Cancelled, null);
+        }
+        catch (StoreUnavailableException e)
+        {
+            LogFailed(e, key.Session);
+            await EndAsync(key, SessionStatus.Failed, new SessionError(e.Code, e.Message));
         }
         catch (Exception e)
         {
@@ -329,7 +334,7 @@ public sealed partial class GenerationSessionGrain(
         S.ExpiresAt = S.CompletedAt + S.Request?.Retention;
         if (status == SessionStatus.Failed) ReelTelemetry.SessionFailures.Add(1, new KeyValuePair<string, object?>("pool", options.Pool));
         if (status == SessionStatus.Completed) S.Progress = 1;
-        await state.WriteStateAsync();
+        await outages.RunAsync(state.WriteStateAsync, "session state");
         if (status == SessionStatus.Cancelled)
             foreach (var name in await artifacts.ListAsync(SessionArtifacts.Folder(key))) await artifacts.DeleteAsync(name);
         await DeleteUploadsAsync();
@@ -428,10 +433,11 @@ public sealed partial class GenerationSessionGrain(
             };
             await VideoFiles.WriteAsync(frames, frames.Count, config.FrameRate, files[0].Path, files[1].Path, files[2].Path, cancel);
             foreach (var (path, name) in files)
-            {
-                await using var stream = File.OpenRead(path);
-                await artifacts.WriteAsync(name, stream, cancel);
-            }
+                await outages.RunAsync(async () =>
+                {
+                    await using var stream = File.OpenRead(path);
+                    await artifacts.WriteAsync(name, stream, cancel);
+                }, name.Value, cancel);
         }
         finally
         {
@@ -440,11 +446,25 @@ public sealed partial class GenerationSessionGrain(
         if (job.OutputLatentFrames(config) is { } kept)
         {
             using var output = video[.., .., ..kept];
-            await artifacts.WriteAllBytesAsync(SessionArtifacts.Latents(key), LatentsFile.ToBytes(output), cancel);
+            var bytes = LatentsFile.ToBytes(output);
+            await outages.RunAsync(() => artifacts.WriteAllBytesAsync(SessionArtifacts.Latents(key), bytes, cancel), "output latents", cancel);
         }
         // The outputs now hold every chunk: the per-chunk copies go, with any a stale duplicate left behind, and a loop's first pass.
-        foreach (var name in await artifacts.ListAsync(SessionArtifacts.Chunks(key), cancel)) await artifacts.DeleteAsync(name, cancel);
-        await artifacts.DeleteAsync(SessionArtifacts.LoopHead(key), cancel);
+        await outages.RunAsync(async () =>
+        {
+            foreach (var name in await artifacts.ListAsync(SessionArtifacts.Chunks(key), cancel)) await artifacts.DeleteAsync(name, cancel);
+            await artifacts.DeleteAsync(SessionArtifacts.LoopHead(key), cancel);
+        }, "chunk artifacts", cancel);
+    }
+
+    /// <summary>
+    /// Commits the session's state, then tells the video's record: each waits out a store outage (within the budget),
+    /// so an outage delays the video and loses nothing.
+    /// </summary>
+    private async Task CommitAsync(string message, CancellationToken cancel)
+    {
+        await outages.RunAsync(state.WriteStateAsync, "session state", cancel);
+        await outages.RunAsync(() => ReportAsync(message, durable: true), "video record", cancel);
     }
 
     /// <summary>

@@ -20,6 +20,12 @@ public sealed class ModelSiloOptions
     /// <summary>Whether a session moves to another model silo of its pool after a commit. Default stay.</summary>
     public MigrationPolicy Migration { get; set; } = MigrationPolicy.Stay;
 
+    /// <summary>
+    /// How long a session waits out an unreachable state or artifact store before its video fails (Reel:StoreOutageBudget).
+    /// Default 10 min.
+    /// </summary>
+    public TimeSpan StoreOutageBudget { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Test setting: a pause in every denoising step, so that a test can act while a chunk runs. Default none.</summary>
     public TimeSpan StepDelay { get; set; } = TimeSpan.Zero;
 }

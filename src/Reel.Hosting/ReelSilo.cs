@@ -42,9 +42,10 @@ public static class ReelSilo
             silo.Services.AddSingleton(new ModelSiloOptions
             {
                 Pool = options.Pool, MaxSessions = options.MaxSessions, WeightsHash = weightsHash, StepDelay = options.StepDelay,
-                Migration = options.Migration,
+                Migration = options.Migration, StoreOutageBudget = options.StoreOutageBudget,
             });
             silo.Services.AddSingleton<ModelSiloSlots>();
+            silo.Services.AddSingleton<StoreOutages>();
             silo.Services.AddSingleton<ModelSiloDrain>();
             silo.Services.AddHostedService<ModelSiloSupervisor>();
         }

@@ -99,6 +99,9 @@ public sealed class ReelSiloOptions
     /// <summary>Whether metrics carry tenant names (Reel:TenantMetrics). Default false: per pool only.</summary>
     public bool TenantMetrics { get; set; }
 
+    /// <summary>How long a session waits out an unreachable Redis or blob store before its video fails (Reel:StoreOutageBudget). Default 10 min.</summary>
+    public TimeSpan StoreOutageBudget { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How long a stopping model silo lets its sessions commit their chunk and move on (Reel:DrainTimeout). Default 5 min.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -147,6 +150,7 @@ public sealed class ReelSiloOptions
             throw new ReelConfigurationException("Reel:ContentUrlKey must be base64 of 32 to 64 bytes.");
         if (!(ContentUrlLifetime > TimeSpan.Zero)) throw new ReelConfigurationException("Reel:ContentUrlLifetime must be positive.");
         if (!(DrainTimeout > TimeSpan.Zero)) throw new ReelConfigurationException("--drain-timeout must be positive.");
+        if (!(StoreOutageBudget > TimeSpan.Zero)) throw new ReelConfigurationException("Reel:StoreOutageBudget must be positive.");
         if (ManagementPortOrDefault == HttpPort)
             throw new ReelConfigurationException("The management port must differ from the HTTP port: whoever reaches health or the API must not reach /metrics or /drain.");
         if (!System.Net.IPAddress.TryParse(ManagementAddress, out _))

@@ -89,12 +89,7 @@ public sealed class SiloCommandTests
         Assert.Equal(SessionStatus.Completed, done.Status);
         Assert.Equal(running.Silo, done.ChunkSilos[0]);
         Assert.All(done.ChunkSilos.Skip(1), s => Assert.Contains($":{survivor.SiloPort}:", s));
-        var store = BlobArtifactStore.Connect(azurite.ConnectionString);
-        await using var stream = (await store.OpenReadAsync(SessionArtifacts.Latents(key)))!;
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy);
-        using var latents = LatentsFile.FromBytes(copy.ToArray());
-        Assert.Equal(ReferenceDigest(request), LatentDigest.Of(latents));
+        Assert.Equal(ReferenceDigest(request), await BlobLatentsDigestAsync(azurite, key));
     }
 
     [Theory]
@@ -134,14 +129,7 @@ public sealed class SiloCommandTests
         Assert.Equal(done.Chunks, done.ChunkSilos.Count);
         Assert.All(done.ChunkSilos.Take(chunkAtDrain + 1), s => Assert.Contains($":{drained.SiloPort}:", s));
         Assert.All(done.ChunkSilos.Skip(chunkAtDrain + 1), s => Assert.Contains($":{other.SiloPort}:", s));
-        var store = BlobArtifactStore.Connect(azurite.ConnectionString);
-        await using (var stream = (await store.OpenReadAsync(SessionArtifacts.Latents(key)))!)
-        {
-            using var copy = new MemoryStream();
-            await stream.CopyToAsync(copy);
-            using var latents = LatentsFile.FromBytes(copy.ToArray());
-            Assert.Equal(ReferenceDigest(request), LatentDigest.Of(latents));
-        }
+        Assert.Equal(ReferenceDigest(request), await BlobLatentsDigestAsync(azurite, key));
 
         if (how == "sigterm")
         {
@@ -157,6 +145,30 @@ public sealed class SiloCommandTests
         Assert.All(finished.ChunkSilos, s => Assert.Contains($":{other.SiloPort}:", s));
     }
 
+    [Fact]
+    public async Task A_Redis_outage_mid_video_delays_it_and_loses_nothing()
+    {
+        using var redis = new RedisFixture();
+        using var azurite = new AzuriteFixture();
+        var request = new VideoRequest { Prompt = "a red square slides", Width = 32, Height = 32, Frames = 25, Seed = 41, Steps = 24 };
+        using var server = ReelServer.Start(["silo", "--model", "--redis", redis.ConnectionString, "--blob", azurite.ConnectionString, "--advertise-ip", "127.0.0.1"],
+            slowSteps: true);
+        await server.HealthyAsync();
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString));
+        var key = (await client.Sessions.CreateAsync("acme", "default", request)).Key;
+        await client.WaitFor(key, s => s.CommittedChunks == 1, server);
+
+        // Longer than a chunk (7 s): the next commit meets the outage and must wait it out.
+        redis.Stop();
+        await Task.Delay(TimeSpan.FromSeconds(12));
+        redis.Start();
+
+        var done = await client.WaitFor(key, s => s.IsFinished, server);
+        Assert.True(done.Status == SessionStatus.Completed, $"{done.Status}: {done.Error}");
+        Assert.Equal(done.Chunks, done.ChunkSilos.Count);
+        Assert.Equal(ReferenceDigest(request), await BlobLatentsDigestAsync(azurite, key));
+    }
+
     /// <summary>The same request through `reel generate` on the same fresh `test` weights and thread count.</summary>
     private static string ReferenceDigest(VideoRequest request)
     {
@@ -167,6 +179,15 @@ public sealed class SiloCommandTests
         Assert.True(result.ExitCode == 0, result.Stderr);
         using var report = JsonDocument.Parse(result.Stdout);
         return report.RootElement.GetProperty("latentSha256").GetString()!;
+    }
+
+    private static async Task<string> BlobLatentsDigestAsync(AzuriteFixture azurite, SessionKey key)
+    {
+        await using var stream = (await BlobArtifactStore.Connect(azurite.ConnectionString).OpenReadAsync(SessionArtifacts.Latents(key)))!;
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        using var latents = LatentsFile.FromBytes(copy.ToArray());
+        return LatentDigest.Of(latents);
     }
 
     private static string FolderLatentsDigest(string artifacts, SessionKey key)
