@@ -146,6 +146,40 @@ public sealed class SiloCommandTests
     }
 
     [Fact]
+    public async Task A_session_drained_with_nowhere_to_go_runs_on_as_soon_as_a_slot_frees()
+    {
+        using var redis = new RedisFixture();
+        using var azurite = new AzuriteFixture();
+        // 40 slowed steps a chunk (12 s), three chunks: the other silo stays full well past the drain.
+        var request = new VideoRequest { Prompt = "a blue disc falls", Width = 32, Height = 32, Frames = 25, Seed = 43, Steps = 40 };
+        string[] args = ["silo", "--model", "--max-sessions", "1", "--redis", redis.ConnectionString, "--blob", azurite.ConnectionString, "--advertise-ip", "127.0.0.1"];
+        using var drained = ReelServer.Start(args, slowSteps: true);
+        await drained.HealthyAsync();
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString));
+        var key = (await client.Sessions.CreateAsync("acme", "default", request)).Key;
+        using var other = ReelServer.Start(args, slowSteps: true);
+        await other.HealthyAsync();
+        var busy = (await client.Sessions.CreateAsync("acme", "default", request with { Seed = 44 })).Key;
+        await client.WaitFor(busy, s => s.Status == SessionStatus.InProgress && s.Silo?.Contains($":{other.SiloPort}:") == true, other);
+        await client.WaitFor(key, s => s.CommittedChunks == 1 && s.Progress > 1.0 / 3 + 0.05, drained);
+
+        var drain = ReelProcess.Run("drain", "--port", $"{drained.ManagementPort}");
+        Assert.True(drain.ExitCode == 0, drain.Stderr);
+        // Handed to the pool, not run on: the drained silo is empty while the other one is still busy.
+        var waiting = await client.Sessions.GetAsync(key);
+        Assert.Equal(SessionStatus.InProgress, waiting!.Status);
+        Assert.False((await client.Sessions.GetAsync(busy))!.IsFinished, "the other silo freed too early for this test to tell");
+
+        await client.WaitFor(busy, s => s.IsFinished, other);
+        var freed = System.Diagnostics.Stopwatch.StartNew();
+        await client.WaitFor(key, s => s.Silo?.Contains($":{other.SiloPort}:") == true && s.Progress > 2.0 / 3, other);
+        Assert.True(freed.Elapsed < TimeSpan.FromSeconds(15), $"resumed {freed.Elapsed.TotalSeconds:0.0} s after the slot freed");
+        var done = await client.WaitFor(key, s => s.IsFinished, other);
+        Assert.Equal(SessionStatus.Completed, done.Status);
+        Assert.Equal(ReferenceDigest(request), await BlobLatentsDigestAsync(azurite, key));
+    }
+
+    [Fact]
     public async Task A_Redis_outage_mid_video_delays_it_and_loses_nothing()
     {
         using var redis = new RedisFixture();
