@@ -24,7 +24,8 @@ public static class GatewayEndpoints
     {
         services.AddSingleton(options);
         services.AddSingleton<RequestInputs>();
-        services.AddSingleton<TenantRateLimiter>();
+        services.AddSingleton(sp => new TenantRateLimiter(TimeProvider.System));
+        services.AddSingleton(sp => new FailedKeyThrottle(TimeProvider.System, sp.GetRequiredService<ILogger<FailedKeyThrottle>>()));
         services.AddSingleton<ContentUrls>();
         services.AddSingleton(sp => new TenantDirectory(options.TenantsFile, TimeSpan.FromSeconds(2), sp.GetRequiredService<ILogger<TenantDirectory>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TenantDirectory>());
@@ -84,13 +85,20 @@ public static class GatewayEndpoints
     {
         var header = context.HttpContext.Request.Headers.Authorization.ToString();
         var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+        var throttle = context.HttpContext.RequestServices.GetRequiredService<FailedKeyThrottle>();
+        var client = context.HttpContext.Connection.RemoteIpAddress;
+        if (throttle.Wait(client) is { } wait)
+            return ApiError.LimitReached("Too many wrong API keys from this address: wait before trying again.", "too_many_failed_keys", wait);
         var tenant = context.HttpContext.RequestServices.GetRequiredService<TenantDirectory>().Authenticate(key);
-        if (tenant is null) return ApiError.Unauthorized();
+        if (tenant is null)
+        {
+            throttle.Failed(client);
+            return ApiError.Unauthorized();
+        }
+        throttle.Succeeded(client);
         context.HttpContext.Items[TenantItem] = tenant;
-        using var permit = context.HttpContext.RequestServices.GetRequiredService<TenantRateLimiter>().Acquire(tenant);
-        if (!permit.IsAcquired)
-            return ApiError.LimitReached($"At most {tenant.RequestsPerMinute} requests per minute (per gateway replica).", "rate_limit_exceeded",
-                TenantRateLimiter.RetryAfter(permit));
+        if (context.HttpContext.RequestServices.GetRequiredService<TenantRateLimiter>().TryAcquire(tenant) is { } retryAfter)
+            return ApiError.LimitReached($"At most {tenant.RequestsPerMinute} requests per minute (per gateway replica).", "rate_limit_exceeded", retryAfter);
         return await next(context);
     }
 

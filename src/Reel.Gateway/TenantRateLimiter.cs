@@ -1,27 +1,31 @@
-using System.Threading.RateLimiting;
-
 namespace Reel.Gateway;
 
 /// <summary>
 /// Each tenant's requests per minute (its <see cref="Tenant.RequestsPerMinute"/>), counted by this gateway replica
 /// alone: N replicas let a tenant make up to N times its rate. A fixed one-minute window per tenant and limit, so a
-/// changed limit starts a fresh window.
+/// changed limit starts a fresh window; a refusal says when the window ends (what Retry-After carries), not a whole
+/// minute.
 /// </summary>
-public sealed class TenantRateLimiter : IDisposable
+public sealed class TenantRateLimiter(TimeProvider time)
 {
-    private readonly PartitionedRateLimiter<Tenant> _limiter = PartitionedRateLimiter.Create<Tenant, string>(tenant =>
-        tenant.RequestsPerMinute is { } perMinute
-            ? RateLimitPartition.GetFixedWindowLimiter($"{tenant.Name}:{perMinute}", _ => new FixedWindowRateLimiterOptions
-            {
-                PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0, AutoReplenishment = true,
-            })
-            : RateLimitPartition.GetNoLimiter(tenant.Name));
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
-    public RateLimitLease Acquire(Tenant tenant) => _limiter.AttemptAcquire(tenant);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, (DateTimeOffset Start, int Count)> _windows = [];
 
-    /// <summary>When a refused request may try again: the limiter's own figure, else the window.</summary>
-    public static TimeSpan RetryAfter(RateLimitLease lease) =>
-        lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
-
-    public void Dispose() => _limiter.Dispose();
+    /// <summary>Null when the request may go; else how long until the tenant's window opens again.</summary>
+    public TimeSpan? TryAcquire(Tenant tenant)
+    {
+        if (tenant.RequestsPerMinute is not { } perMinute) return null;
+        var now = time.GetUtcNow();
+        lock (_lock)
+        {
+            var key = $"{tenant.Name}:{perMinute}";
+            var window = _windows.GetValueOrDefault(key);
+            if (now - window.Start >= Window) window = (now, 0);
+            if (window.Count >= perMinute) return window.Start + Window - now;
+            _windows[key] = (window.Start, window.Count + 1);
+            return null;
+        }
+    }
 }

@@ -112,15 +112,36 @@ public sealed class WebhookSender : IDisposable
         }
     }
 
+    /// <summary>
+    /// IANA's special-purpose ranges that are not globally reachable (both registries), plus documentation and
+    /// benchmarking ranges: no webhook receiver lives there.
+    /// </summary>
+    private static readonly IPNetwork[] SpecialPurpose = [.. new[]
+    {
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+        "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+        "224.0.0.0/4", "240.0.0.0/4",
+        "::/96", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16",
+        "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+    }.Select(IPNetwork.Parse)];
+
+    private static readonly IPNetwork Nat64 = IPNetwork.Parse("64:ff9b::/96");
+    private static readonly IPNetwork SixToFour = IPNetwork.Parse("2002::/16");
+    private static readonly IPNetwork Teredo = IPNetwork.Parse("2001::/32");
+
+    /// <summary>
+    /// Whether an address is globally reachable. An IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4, and
+    /// Teredo's server and obscured client) is judged by what it carries, so a private v4 cannot hide inside it.
+    /// </summary>
     public static bool IsPublic(IPAddress address)
     {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)) return false;
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-            return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal || address.IsIPv6Multicast);
+        if (address.IsIPv4MappedToIPv6) return IsPublic(address.MapToIPv4());
         var b = address.GetAddressBytes();
-        return !(b[0] == 10 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254)
-            || (b[0] == 100 && b[1] >= 64 && b[1] <= 127) || b[0] == 0 || b[0] >= 224);
+        if (Nat64.Contains(address)) return IsPublic(new IPAddress(b[12..16]));
+        if (SixToFour.Contains(address)) return IsPublic(new IPAddress(b[2..6]));
+        if (Teredo.Contains(address))
+            return IsPublic(new IPAddress(b[4..8])) && IsPublic(new IPAddress(b[12..16].Select(x => (byte)~x).ToArray()));
+        return !SpecialPurpose.Any(range => range.Contains(address));
     }
 
     public void Dispose() => _http.Dispose();

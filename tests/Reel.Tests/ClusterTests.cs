@@ -99,7 +99,8 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
     [Fact]
     public async Task Admission_with_one_slot_queues_the_second_session_and_reports_its_position()
     {
-        var first = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9), cluster.VersionA);
+        // 40 slowed steps (12 s): the first still runs, however loaded the machine, while the second's place is read.
+        var first = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9) with { Steps = 40 }, cluster.VersionA);
         await cluster.WaitFor(first.Key, s => s.Status == SessionStatus.InProgress, Minute);
 
         var second = await cluster.Sessions.CreateAsync(Tenant, ReelClusterFixture.Pool, Request(9, seed: 6), cluster.VersionA);

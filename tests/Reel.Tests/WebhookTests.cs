@@ -80,8 +80,40 @@ public sealed partial class GatewayApiTests
         using var lenient = new WebhookSender(new WebhookOptions { AllowPrivateAddresses = true });
         Assert.True(await lenient.SendAsync(receiver.Urls.First() + "/hook", secret, "msg_3", "{}"));
         Assert.Single(seen);
-        foreach (var address in new[] { "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fd00::1", "100.64.0.1" })
-            Assert.False(WebhookSender.IsPublic(IPAddress.Parse(address)), address);
-        Assert.True(WebhookSender.IsPublic(IPAddress.Parse("93.184.216.34")));
     }
+
+    [Theory]
+    [Trait(Tier.Name, Tier.Fast)]
+    [InlineData("10.1.2.3")]
+    [InlineData("172.16.0.1")]
+    [InlineData("192.168.1.1")]
+    [InlineData("169.254.169.254")]
+    [InlineData("100.64.0.1")]
+    [InlineData("198.18.0.1")]
+    [InlineData("198.19.255.255")]
+    [InlineData("192.0.0.8")]
+    [InlineData("203.0.113.9")]
+    [InlineData("240.0.0.1")]
+    [InlineData("::1")]
+    [InlineData("::")]
+    [InlineData("fd00::1")]
+    [InlineData("fe80::1")]
+    [InlineData("::ffff:10.0.0.1")]
+    [InlineData("64:ff9b::a9fe:a9fe")] // NAT64 of 169.254.169.254
+    [InlineData("64:ff9b:1::1")]
+    [InlineData("2002:0a00:0001::1")] // 6to4 of 10.0.0.1
+    [InlineData("2001:0:0a00:1::1")] // Teredo with a private server
+    [InlineData("2001:0:5db8:d822::f5ff:fffe")] // Teredo with client 10.0.0.1 (obscured)
+    [InlineData("2001:db8::1")]
+    public void Special_purpose_addresses_and_private_ones_carried_inside_IPv6_are_not_public(string address) =>
+        Assert.False(WebhookSender.IsPublic(IPAddress.Parse(address)), address);
+
+    [Theory]
+    [Trait(Tier.Name, Tier.Fast)]
+    [InlineData("93.184.216.34")]
+    [InlineData("2606:2800:220:1:248:1893:25c8:1946")]
+    [InlineData("64:ff9b::5db8:d822")] // NAT64 of 93.184.216.34
+    [InlineData("2002:5db8:d822::1")] // 6to4 of 93.184.216.34
+    public void Globally_reachable_addresses_are_public(string address) =>
+        Assert.True(WebhookSender.IsPublic(IPAddress.Parse(address)), address);
 }
