@@ -10,6 +10,9 @@ public sealed class ClusterClient(IHost host) : IAsyncDisposable
 {
     public ReelSessions Sessions { get; } = new(host.Services.GetRequiredService<IClusterClient>());
 
+    /// <summary>The cluster's grains, for what <see cref="Sessions"/> does not cover (management, where activations live).</summary>
+    public IGrainFactory Grains => host.Services.GetRequiredService<IClusterClient>();
+
     /// <summary>Connects with <paramref name="connect"/>'s clustering to the cluster Reel's processes form by default (cluster and service id <c>reel</c>).</summary>
     public static async Task<ClusterClient> ConnectAsync(Action<IClientBuilder> connect, CancellationToken cancel)
     {

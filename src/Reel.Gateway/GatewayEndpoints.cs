@@ -29,7 +29,7 @@ public static class GatewayEndpoints
         services.AddSingleton<ContentUrls>();
         services.AddSingleton(sp => new TenantDirectory(options.TenantsFile, TimeSpan.FromSeconds(2), sp.GetRequiredService<ILogger<TenantDirectory>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TenantDirectory>());
-        services.AddSingleton(sp => new ReelSessions(sp.GetRequiredService<IGrainFactory>()));
+        services.AddSingleton(sp => new ReelSessions(sp.GetRequiredService<IGrainFactory>(), options.ReadTimeout));
         // The OpenAI wire format: created_at, remixed_from_video_id, has_more.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         services.AddOpenApi();
@@ -326,7 +326,20 @@ public static class GatewayEndpoints
     {
         if (!Variants.TryGetValue(variant, out var file)) return ApiError.Invalid("'variant' must be video, thumbnail or spritesheet.", "variant", "invalid_value");
         if (snapshot.Status != SessionStatus.Completed) return ApiError.Conflict("The video is not completed.", "video_not_ready");
-        var stream = await artifacts.OpenReadAsync(file.Name(snapshot.Key), http.RequestAborted);
+        // Only opening the file is bounded: the download itself takes as long as the client reads.
+        var opening = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        http.Response.RegisterForDispose(opening);
+        opening.CancelAfter(http.RequestServices.GetRequiredService<GatewayOptions>().ReadTimeout);
+        Stream? stream;
+        try
+        {
+            stream = await artifacts.OpenReadAsync(file.Name(snapshot.Key), opening.Token);
+        }
+        catch (Exception e) when (!http.RequestAborted.IsCancellationRequested && (e is OperationCanceledException || BlobArtifactStore.IsOutage(e)))
+        {
+            return ApiError.Unavailable("The artifact store cannot be reached right now; retry shortly.");
+        }
+        opening.CancelAfter(Timeout.InfiniteTimeSpan);
         return stream is null ? ApiError.NotFound(snapshot.Key.VideoId) : Results.Stream(stream, file.Type, enableRangeProcessing: stream.CanSeek);
     }
 
@@ -384,7 +397,16 @@ public static class GatewayEndpoints
         int? position = null;
         while (!http.RequestAborted.IsCancellationRequested)
         {
-            var watched = await sessions.WatchAsync(key, Math.Max(after, 0), TimeSpan.FromSeconds(15));
+            WatchResult? watched;
+            try
+            {
+                watched = await sessions.WatchAsync(key, Math.Max(after, 0), TimeSpan.FromSeconds(15));
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException)
+            {
+                // The stream has begun, so no status can say it: it ends, and the client reconnects with Last-Event-ID.
+                break;
+            }
             if (watched is null) break;
             var snapshot = watched.Snapshot;
             var events = watched.Events.Where(e => e.Seq > after).ToList();

@@ -22,6 +22,12 @@ public sealed class GatewayOptions
 
     /// <summary>How long a signed content URL works. Default 10 min.</summary>
     public TimeSpan ContentUrlLifetime { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long a read (a video, a list, the start of a download) may wait on the cluster or the artifact store before
+    /// it answers 503. Default 2 s.
+    /// </summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>A source video and its length (what an edit of it is charged against the tenant's seconds per day).</summary>

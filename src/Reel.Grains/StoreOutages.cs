@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Serialization;
+using Reel.Storage;
 
 namespace Reel.Grains;
 
@@ -60,8 +61,7 @@ public sealed partial class StoreOutages(ModelSiloOptions options, ILogger<Store
         {
             var type = (e is UnavailableExceptionFallbackException fallback ? fallback.ExceptionType : e.GetType().FullName) ?? "";
             if (type.StartsWith("StackExchange.Redis.", StringComparison.Ordinal) || type.Contains("Redis", StringComparison.Ordinal)) return StateStore;
-            if (e is Azure.RequestFailedException { Status: 0 or 408 or 429 or >= 500 } or HttpRequestException
-                || e is UnavailableExceptionFallbackException && type == "Azure.RequestFailedException")
+            if (BlobArtifactStore.IsOutage(e) || e is UnavailableExceptionFallbackException && type == "Azure.RequestFailedException")
                 return ArtifactStore;
         }
         return null;

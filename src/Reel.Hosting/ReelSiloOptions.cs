@@ -117,11 +117,15 @@ public sealed class ReelSiloOptions
     /// <summary>How long a signed content URL works (Reel:ContentUrlLifetime). Default 10 min.</summary>
     public TimeSpan ContentUrlLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>How long a gateway read waits on the cluster or the artifact store before answering 503 (Reel:ReadTimeout). Default 2 s.</summary>
+    public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>The gateway's settings from these options.</summary>
     public GatewayOptions GatewayOptions => new()
     {
         TenantsFile = Tenants ?? TenantDirectory.DefaultPath, ImageUrlHosts = ImageUrlHosts,
         ContentUrlKey = ContentUrlKey is { } key ? Convert.FromBase64String(key) : null, ContentUrlLifetime = ContentUrlLifetime,
+        ReadTimeout = ReadTimeout,
     };
 
     /// <summary>Whether sessions move to another model silo of the pool after a commit: stay, balance or always. Default stay.</summary>
@@ -149,6 +153,7 @@ public sealed class ReelSiloOptions
         if (ContentUrlKey is { } key && !(Convert.TryFromBase64String(key, keyBytes, out var length) && length >= 32))
             throw new ReelConfigurationException("Reel:ContentUrlKey must be base64 of 32 to 64 bytes.");
         if (!(ContentUrlLifetime > TimeSpan.Zero)) throw new ReelConfigurationException("Reel:ContentUrlLifetime must be positive.");
+        if (!(ReadTimeout > TimeSpan.Zero)) throw new ReelConfigurationException("Reel:ReadTimeout must be positive.");
         if (!(DrainTimeout > TimeSpan.Zero)) throw new ReelConfigurationException("--drain-timeout must be positive.");
         if (!(StoreOutageBudget > TimeSpan.Zero)) throw new ReelConfigurationException("Reel:StoreOutageBudget must be positive.");
         if (ManagementPortOrDefault == HttpPort)

@@ -11,6 +11,12 @@ namespace Reel.Storage;
 public sealed class BlobArtifactStore(BlobContainerClient container) : IArtifactStore
 {
     /// <summary>
+    /// Whether an exception says the blob service is out (unreachable, timing out, throttling, failing on its side)
+    /// rather than that the request or the artifact is wrong: what is worth waiting out or answering "retry shortly".
+    /// </summary>
+    public static bool IsOutage(Exception e) => e is RequestFailedException { Status: 0 or 408 or 429 or >= 500 } or HttpRequestException;
+
+    /// <summary>
     /// A store on the container named <paramref name="containerName"/>, created when missing. Synchronous on purpose:
     /// it runs where a store is first resolved, possibly inside a grain activation, where blocking on an async call
     /// would deadlock the grain's scheduler.

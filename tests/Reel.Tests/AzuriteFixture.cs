@@ -5,24 +5,42 @@ using System.Net.Sockets;
 namespace Reel.Tests;
 
 /// <summary>
-/// A real Azurite blob service on a free loopback port, in memory, for the tests of one class; stopped afterwards.
-/// test.sh installs it and names it in REEL_AZURITE_BLOB.
+/// A real Azurite blob service on a free loopback port for the tests of one class; stopped afterwards. Its data lives
+/// in a folder of its own, so an outage (<see cref="Stop"/>, then <see cref="Start"/>) keeps it, as a restarted blob
+/// service does. test.sh installs it and names it in REEL_AZURITE_BLOB.
 /// </summary>
 public sealed class AzuriteFixture : IDisposable
 {
-    private readonly Process _process;
+    private readonly string _folder = Directory.CreateTempSubdirectory("reel-azurite-").FullName;
+    private Process? _process;
 
     public AzuriteFixture()
+    {
+        Port = FreePort();
+        Start();
+    }
+
+    /// <summary>Starts the service (again) on its port, from the data it kept.</summary>
+    public void Start()
     {
         var executable = Environment.GetEnvironmentVariable("REEL_AZURITE_BLOB") is { Length: > 0 } configured ? configured
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "tools", "node_modules", ".bin", "azurite-blob");
         if (!File.Exists(executable)) throw new InvalidOperationException($"Azurite is not installed at {executable}: run the tests through ./test.sh.");
-        Port = FreePort();
         var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--inMemoryPersistence", "--disableTelemetry", "--silent" })
+        foreach (var arg in new[] { "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--location", _folder, "--disableTelemetry", "--silent" })
             start.ArgumentList.Add(arg);
         _process = Process.Start(start)!;
         WaitUntilListening(_process, Port, "Azurite");
+    }
+
+    /// <summary>Stops the service as an operator does (SIGTERM: it saves its metadata and exits); clients see it gone.</summary>
+    public void Stop()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", $"{_process!.Id}"])) kill.WaitForExit();
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(20))) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+        _process.Dispose();
+        _process = null;
     }
 
     /// <summary>Waits up to 30 s for a server process to accept connections on its port.</summary>
@@ -67,8 +85,12 @@ public sealed class AzuriteFixture : IDisposable
 
     public void Dispose()
     {
-        _process.Kill(entireProcessTree: true);
-        _process.WaitForExit();
-        _process.Dispose();
+        if (_process is { } process)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            process.Dispose();
+        }
+        Directory.Delete(_folder, recursive: true);
     }
 }

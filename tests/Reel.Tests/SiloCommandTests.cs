@@ -203,6 +203,113 @@ public sealed class SiloCommandTests
         Assert.Equal(ReferenceDigest(request), await BlobLatentsDigestAsync(azurite, key));
     }
 
+    [Fact]
+    public async Task A_blob_store_outage_longer_than_the_SDKs_retries_delays_a_video_and_reads_answer_at_once()
+    {
+        using var redis = new RedisFixture();
+        using var azurite = new AzuriteFixture();
+        var tenants = Path.Combine(TestModels.TempFolder(), "tenants.json");
+        var apiKey = ReelProcess.AddTenant(tenants, "acme");
+        string[] stores = ["--redis", redis.ConnectionString, "--blob", azurite.ConnectionString];
+        using var silo = ReelServer.Start(["silo", "--model", .. stores, "--advertise-ip", "127.0.0.1"], slowSteps: true);
+        using var gateway = ReelServer.Start(["gateway", .. stores, "--tenants", tenants]);
+        await silo.HealthyAsync();
+        await gateway.HealthyAsync("health");
+        using var api = gateway.Api(apiKey);
+        await gateway.ServesModelAsync(api);
+        var earlier = (await api.CompletedAsync(api.PostJsonAsync("videos", new { prompt = "a blue ball", size = "32x32", seconds = "1" }))).GetProperty("id").GetString()!;
+        var request = new VideoRequest { Prompt = "a red square slides", Width = 32, Height = 32, Frames = 25, Seed = 43, Steps = 24 };
+        var created = await api.PostJsonAsync("videos", new { prompt = request.Prompt, size = "32x32", seconds = "3", seed = request.Seed, steps = request.Steps });
+        Assert.True(created.Status == HttpStatusCode.OK, created.Body.ToString());
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString));
+        var key = (await client.Sessions.GetAsync("acme", created.Body.GetProperty("id").GetString()!))!.Key;
+        await client.WaitFor(key, s => s.CommittedChunks == 1, silo);
+
+        // 30 s: longer than the blob SDK's own retries (about 24 s), so only the session's outage budget can save the video.
+        var outage = Stopwatch.StartNew();
+        azurite.Stop();
+        var video = await TimedAsync(() => api.SendAsync(HttpMethod.Get, $"videos/{earlier}"));
+        var content = await TimedAsync(() => api.SendAsync(HttpMethod.Get, $"videos/{earlier}/content"));
+        var list = await TimedAsync(() => api.SendAsync(HttpMethod.Get, "videos"));
+        await Task.Delay(TimeSpan.FromSeconds(30) - outage.Elapsed);
+        azurite.Start();
+
+        // The record needs no blob: it answers; the download answers the 503 envelope at once instead of a bare 500 late.
+        Assert.Equal(HttpStatusCode.OK, video.Result.Status);
+        Assert.Equal(HttpStatusCode.OK, list.Result.Status);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, content.Result.Status);
+        Assert.Equal("unavailable", content.Result.Body.GetProperty("error").GetProperty("code").GetString());
+        Assert.All(new[] { video, content, list }, read => Assert.True(read.Elapsed < TimeSpan.FromSeconds(5), $"a read took {read.Elapsed}"));
+
+        var done = await client.WaitFor(key, s => s.IsFinished, silo);
+        Assert.True(done.Status == SessionStatus.Completed, $"{done.Status}: {done.Error}");
+        Assert.Equal(done.Chunks, done.ChunkSilos.Count);
+        Assert.Equal(ReferenceDigest(request), await BlobLatentsDigestAsync(azurite, key));
+        Assert.Equal("ftyp", System.Text.Encoding.ASCII.GetString(await api.BytesAsync($"videos/{earlier}/content"), 4, 4));
+    }
+
+    /// <summary>
+    /// A frozen silo is declared dead only after several seconds; until then a
+    /// call to a grain it held has no answer (Orleans gives up after 30 s). Reads of such videos answer 503 at once, then
+    /// 200 once its records are activated elsewhere.
+    /// </summary>
+    [Fact]
+    public async Task Reads_of_videos_a_frozen_silo_held_answer_at_once_and_come_back_when_it_is_declared_dead()
+    {
+        using var redis = new RedisFixture();
+        var (artifacts, tenants) = (TestModels.TempFolder(), Path.Combine(TestModels.TempFolder(), "tenants.json"));
+        var apiKey = ReelProcess.AddTenant(tenants, "acme");
+        // Slower failure detection than the other tests' (a frozen silo is declared dead after some 10-20 s): long
+        // enough that a read waiting on it is told apart from one answering at once.
+        var slowMembership = new Dictionary<string, string>
+        {
+            ["Orleans__Membership__ProbeTimeout"] = "00:00:03", ["Orleans__Membership__NumMissedProbesLimit"] = "3",
+            ["Orleans__Membership__TableRefreshTimeout"] = "00:00:10",
+        };
+        string[] silo = ["silo", "--model", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--advertise-ip", "127.0.0.1"];
+        using var one = ReelServer.Start(silo, environment: slowMembership);
+        using var two = ReelServer.Start(silo, environment: slowMembership);
+        using var gateway = ReelServer.Start(["gateway", "--redis", redis.ConnectionString, "--artifacts", artifacts, "--tenants", tenants], environment: slowMembership);
+        await one.HealthyAsync();
+        await two.HealthyAsync();
+        await gateway.HealthyAsync("health");
+        using var api = gateway.Api(apiKey);
+        await gateway.ServesModelAsync(api);
+        // Enough videos that some of their records live on each silo.
+        var ids = new List<string>();
+        for (var i = 0; i < 6; i++)
+            ids.Add((await api.CompletedAsync(api.PostJsonAsync("videos", new { prompt = $"a ball number {i}", size = "32x32", seconds = "1" }))).GetProperty("id").GetString()!);
+
+        // The silo holding more of the videos' records freezes (a hung machine, a partition): its connections stay open and
+        // nothing answers on them, the worst case for a caller.
+        await using var client = await ReelClient.ConnectAsync(c => c.UseRedisClustering(redis.ConnectionString));
+        var records = (await client.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics()).Where(r => r.GrainId.Type.ToString() == "video").ToList();
+        var onOne = records.Count(r => r.SiloAddress.Endpoint.Port == one.SiloPort);
+        Assert.True(records.Count >= ids.Count, $"{records.Count} video records active");
+        var (victim, survivor) = onOne * 2 >= records.Count ? (one, two) : (two, one);
+        Assert.Contains(records, r => r.SiloAddress.Endpoint.Port == victim.SiloPort);
+        victim.Freeze();
+        var reads = new List<TimedRead>();
+        foreach (var id in ids) reads.Add(await TimedAsync(() => api.SendAsync(HttpMethod.Get, $"videos/{id}")));
+        Assert.All(reads, read =>
+        {
+            Assert.True(read.Elapsed < TimeSpan.FromSeconds(5), $"a read took {read.Elapsed}");
+            Assert.True(read.Result.Status is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"{read.Result.Status}");
+            if (read.Result.Status == HttpStatusCode.ServiceUnavailable) Assert.Equal("unavailable", read.Result.Body.GetProperty("error").GetProperty("code").GetString());
+        });
+        foreach (var id in ids)
+            await ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, $"videos/{id}")).Status == HttpStatusCode.OK, survivor);
+    }
+
+    private sealed record TimedRead((HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response) Result, TimeSpan Elapsed);
+
+    private static async Task<TimedRead> TimedAsync(Func<Task<(HttpStatusCode, JsonElement, HttpResponseMessage)>> read)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = await read();
+        return new TimedRead(result, clock.Elapsed);
+    }
+
     /// <summary>The same request through `reel generate` on the same fresh `test` weights and thread count.</summary>
     private static string ReferenceDigest(VideoRequest request)
     {
@@ -256,11 +363,11 @@ public sealed class ReelServer : IDisposable
                 "--management-port", $"{ManagementPort}"];
         // A test setting, not a fake: each denoising step pauses so that a kill lands inside a chunk.
         var start = ReelProcess.StartInfo(args.Concat(own).Concat(slowSteps ? ["--test-step-delay", "00:00:00.300"] : []));
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
-        // Short membership timeouts (test settings): a killed silo is declared dead in seconds.
+        // Short membership timeouts (test settings): a killed silo is declared dead in seconds, unless a test says otherwise.
         start.Environment["Orleans__Membership__ProbeTimeout"] = "00:00:01";
         start.Environment["Orleans__Membership__NumMissedProbesLimit"] = "2";
         start.Environment["Orleans__Membership__TableRefreshTimeout"] = "00:00:02";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => Keep(e.Data);
         _process.ErrorDataReceived += (_, e) => Keep(e.Data);
@@ -338,6 +445,13 @@ public sealed class ReelServer : IDisposable
     }
 
     public int ExitCode => _process.ExitCode;
+
+    /// <summary>SIGSTOP: the process stops answering but its connections stay open, like a hung machine.</summary>
+    public void Freeze()
+    {
+        using var stop = Process.Start("kill", ["-STOP", $"{_process.Id}"])!;
+        stop.WaitForExit();
+    }
 
     /// <summary>SIGKILL: no shutdown, no deactivation, exactly like a crashed machine.</summary>
     public void Kill()
