@@ -43,6 +43,11 @@ public static class GatewayEndpoints
         // The OpenAPI document of this API at /openapi/v1.json and a browsable reference of it at /docs (no key: they
         // describe, they serve nothing); the reference page's assets are embedded, so it works offline.
         app.MapOpenApi();
+        app.Use((http, next) =>
+        {
+            if (http.Request.Path.StartsWithSegments("/docs")) WebPage.Protect(http.Response, WebPage.DocsContentSecurityPolicy);
+            return next(http);
+        });
         app.UseSwaggerUI(o =>
         {
             o.RoutePrefix = "docs";
