@@ -10,8 +10,12 @@ namespace Reel.Abstractions;
 /// </summary>
 public interface IVideoGrain : IGrainWithStringKey
 {
-    /// <summary>Records a new video, queued in its pool (the pool calls this before queuing it). Idempotent.</summary>
-    Task<SessionSnapshot> Create(SessionKey key, VideoRequest request, DateTimeOffset createdAt);
+    /// <summary>
+    /// Records a new video, queued in its pool (the pool calls this before queuing it), with the size and length
+    /// <paramref name="model"/> (what the pool's silos of the key's weights serve; null while none has reported) will
+    /// give it. Idempotent.
+    /// </summary>
+    Task<SessionSnapshot> Create(SessionKey key, VideoRequest request, DateTimeOffset createdAt, ServedModel? model);
 
     /// <summary>
     /// The session's news: its state after <paramref name="message"/>. A <paramref name="durable"/> report (start, plan,

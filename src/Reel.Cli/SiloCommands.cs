@@ -78,7 +78,7 @@ public static class SiloCommands
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
         {
             await using var app = ReelHost.BuildGateway(options => ApplyShared(result, o, options), result.GetValue(urls));
-            await app.StartAsync(cancel);
+            await ReelHost.StartAsync(app, cancel);
             Console.Error.WriteLine($"reel: gateway running ({string.Join(", ", app.Urls)}). Ctrl+C stops.");
             await app.WaitForShutdownAsync(cancel);
         }));
@@ -179,7 +179,7 @@ public static class SiloCommands
         });
         var options = app.Services.GetRequiredService<ReelSiloOptions>();
         if (embedded) FirstTenant(options.Tenants ?? TenantDirectory.DefaultPath);
-        await app.StartAsync(cancel);
+        await ReelHost.StartAsync(app, cancel);
         if (options.Model && options.Weights is null && (options.Config is not null || ModelSource.FindShipped() is null))
             Console.Error.WriteLine($"reel: using freshly initialised (untrained) '{config.Name}' weights: videos are noise until trained weights are given.");
         Console.Error.WriteLine($"reel: {(options.Model ? $"model silo of pool '{options.Pool}' ({config.Name})" : "plain silo")} running; " +

@@ -1,6 +1,9 @@
 using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
 using Reel.Abstractions;
 using Reel.Gateway;
+using Reel.Grains;
 using Microsoft.Extensions.Hosting;
 using Reel.Hosting;
 
@@ -87,7 +90,11 @@ public static class TenantsCommand
         }));
 
         var url = new Option<string?>("--url") { Description = "Where its video.completed and video.failed events are posted (https; without it, webhooks are turned off)" };
-        var webhook = new Command("webhook", "Set a tenant's webhook URL; a new signing secret is printed once") { name, file, url };
+        var allowPrivate = new Option<bool>("--allow-private")
+        {
+            Description = "Accept a URL on loopback or a private network (the silos deliver there only with Reel:WebhooksToPrivateAddresses)",
+        };
+        var webhook = new Command("webhook", "Set a tenant's webhook URL; a new signing secret is printed once") { name, file, url, allowPrivate };
         webhook.SetAction(result => Run(() =>
         {
             var path = result.GetValue(file)!.FullName;
@@ -101,7 +108,8 @@ public static class TenantsCommand
             }
             if (!Uri.TryCreate(target, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
                 throw new TenantsFileException($"--url '{target}' is not an http(s) URL.");
-            var secret = Grains.StandardWebhook.NewSecret();
+            if (!result.GetValue(allowPrivate)) RequirePublic(uri);
+            var secret = StandardWebhook.NewSecret();
             tenants.With(tenant with { WebhookUrl = target, WebhookSecret = secret }).Write(path);
             Console.Error.WriteLine($"Webhook of '{tenant.Name}' set to {target}; its signing secret (shown once):");
             Console.WriteLine(secret);
@@ -130,6 +138,26 @@ public static class TenantsCommand
         }));
 
         return new Command("tenants", "Manage the tenants file the gateway reads; see a tenant's usage") { add, list, rotate, revoke, webhook, usage };
+    }
+
+    /// <summary>
+    /// The silos refuse to deliver to an address that is not public (<see cref="WebhookSender.IsPublic"/>), so such a
+    /// URL is refused here, before it is stored: a host name is resolved, and every address it gives must be public.
+    /// </summary>
+    private static void RequirePublic(Uri uri)
+    {
+        IReadOnlyList<IPAddress> refused;
+        try
+        {
+            refused = WebhookSender.PrivateAddresses(uri);
+        }
+        catch (SocketException e)
+        {
+            throw new TenantsFileException($"--url host '{uri.Host}' does not resolve: {e.Message}.");
+        }
+        if (refused.Count > 0)
+            throw new TenantsFileException($"--url '{uri}' reaches {string.Join(", ", refused)}, not a public address: silos deliver there only " +
+                "with Reel:WebhooksToPrivateAddresses; pass --allow-private if they do.");
     }
 
     private static Tenant Existing(TenantsFile tenants, string name) =>

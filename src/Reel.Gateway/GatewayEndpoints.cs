@@ -43,6 +43,11 @@ public static class GatewayEndpoints
         // The OpenAPI document of this API at /openapi/v1.json and a browsable reference of it at /docs (no key: they
         // describe, they serve nothing); the reference page's assets are embedded, so it works offline.
         app.MapOpenApi();
+        app.Use((http, next) =>
+        {
+            if (http.Request.Path.StartsWithSegments("/docs")) WebPage.Protect(http.Response, WebPage.DocsContentSecurityPolicy);
+            return next(http);
+        });
         app.UseSwaggerUI(o =>
         {
             o.RoutePrefix = "docs";
@@ -145,7 +150,7 @@ public static class GatewayEndpoints
         var image = await inputs.ImageAsync(tenant, form, http.RequestAborted);
         var sources = new List<MediaInput>();
         foreach (var id in connect) sources.Add((await inputs.VideoIdAsync(tenant, id, "connect")).Input);
-        return await CreateAsync(http, sessions, artifacts, form, request with { Image = image, Loop = loop, Connect = sources }, request.Seconds ?? RequestCompiler.DefaultSeconds);
+        return await CreateAsync(http, sessions, artifacts, form, request with { Image = image, Loop = loop, Connect = sources }, RequestCompiler.SecondsOf(request));
     }
 
     /// <summary>The source video re-generated under a new prompt (SDEdit at Reel's default strength unless <c>strength</c> is given).</summary>
@@ -173,7 +178,7 @@ public static class GatewayEndpoints
         };
         var source = await inputs.VideoAsync(TenantOf(http), form, served, http.RequestAborted);
         return await CreateAsync(http, sessions, artifacts, form, request with { Extend = source.Input, Backward = backward },
-            request.Seconds ?? RequestCompiler.DefaultSeconds);
+            RequestCompiler.SecondsOf(request));
     }
 
     /// <summary>Video to video: the <c>video</c> (file or <c>video[id]</c>) re-generated under the prompt by SDEdit.</summary>

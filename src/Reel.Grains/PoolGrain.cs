@@ -88,7 +88,7 @@ public sealed partial class PoolGrain(
         var key = SessionKey.New(tenant, Pool, weights ?? NewestVersion());
         var createdAt = DateTimeOffset.UtcNow;
         var video = GrainFactory.GetGrain<IVideoGrain>(key.VideoGrainKey);
-        await video.Create(key, request, createdAt);
+        await video.Create(key, request, createdAt, ServedBy(key.Weights));
         state.State.Queue.Add(new QueuedSession(key, request, createdAt, share));
         await SaveAsync();
         LogQueued(key.Session, Pool, key.Weights);
@@ -130,12 +130,12 @@ public sealed partial class PoolGrain(
     }
 
     /// <summary>The newest weights' model: from a live silo, else as its silos last described it (a pool scaled to zero still checks requests).</summary>
-    public Task<ServedModel?> Served()
-    {
-        var newest = NewestVersion();
-        return Task.FromResult(LiveLoads().FirstOrDefault(l => WeightsVersion.Matches(newest, l.WeightsHash))?.Model
-            ?? state.State.Served.Where(s => WeightsVersion.Matches(newest, s.Key)).Select(s => s.Value).FirstOrDefault());
-    }
+    public Task<ServedModel?> Served() => Task.FromResult(ServedBy(NewestVersion()));
+
+    /// <summary>The model a weights version's silos serve: a live one's, else as they last described it.</summary>
+    private ServedModel? ServedBy(string version) =>
+        LiveLoads().FirstOrDefault(l => WeightsVersion.Matches(version, l.WeightsHash))?.Model
+        ?? state.State.Served.Where(s => WeightsVersion.Matches(version, s.Key)).Select(s => s.Value).FirstOrDefault();
 
     private static bool Same(ServedModel a, ServedModel b) =>
         a.Name == b.Name && a.Sizes.SequenceEqual(b.Sizes) && a.Durations.SequenceEqual(b.Durations)

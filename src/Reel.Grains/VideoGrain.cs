@@ -1,4 +1,5 @@
 using Reel.Abstractions;
+using Reel.Requests;
 using Reel.Storage;
 
 namespace Reel.Grains;
@@ -28,11 +29,12 @@ public sealed class VideoGrain(
 
     private SessionSnapshot? Video => state.State.Video;
 
-    public async Task<SessionSnapshot> Create(SessionKey key, VideoRequest request, DateTimeOffset createdAt)
+    public async Task<SessionSnapshot> Create(SessionKey key, VideoRequest request, DateTimeOffset createdAt, ServedModel? model)
     {
         if (Video is { } existing) return existing;
         if (key.VideoGrainKey != this.GetPrimaryKeyString()) throw new ArgumentException($"Session {key} is not video {this.GetPrimaryKeyString()}.", nameof(key));
-        Record(new SessionSnapshot { Key = key, Status = SessionStatus.Queued, Request = request, CreatedAt = createdAt }, "queued");
+        var (size, seconds) = RequestCompiler.Expected(request, model);
+        Record(new SessionSnapshot { Key = key, Status = SessionStatus.Queued, Request = request, CreatedAt = createdAt, Size = size, Seconds = seconds }, "queued");
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<ITenantVideosGrain>(key.Tenant).Add(Video!);
         return Video!;
@@ -42,8 +44,13 @@ public sealed class VideoGrain(
     {
         if (Video is not { } current || current.Status is SessionStatus.Cancelled) return false;
         if (current.IsFinished || snapshot.CommittedChunks < current.CommittedChunks) return true;
-        // The record keeps what the session does not know: its place in the listing, its remix source's request as made.
-        Record(snapshot with { Request = current.Request, CreatedAt = current.CreatedAt, QueuePosition = null }, message);
+        // The record keeps what the session does not know: its place in the listing, its remix source's request as made,
+        // and the size and length it will have until the session has planned them.
+        Record(snapshot with
+        {
+            Request = current.Request, CreatedAt = current.CreatedAt, QueuePosition = null,
+            Size = snapshot.Size ?? current.Size, Seconds = snapshot.Seconds ?? current.Seconds,
+        }, message);
         if (durable) await SaveAsync();
         return true;
     }

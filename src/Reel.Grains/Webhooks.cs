@@ -144,5 +144,12 @@ public sealed class WebhookSender : IDisposable
         return !SpecialPurpose.Any(range => range.Contains(address));
     }
 
+    /// <summary>
+    /// The addresses <paramref name="url"/>'s host resolves to that are not public (none: it may receive webhooks):
+    /// what an operator is told before the URL is stored. Delivery checks again when it connects, as names move.
+    /// Throws a <see cref="SocketException"/> when the host does not resolve.
+    /// </summary>
+    public static IReadOnlyList<IPAddress> PrivateAddresses(Uri url) => [.. Dns.GetHostAddresses(url.DnsSafeHost).Where(a => !IsPublic(a))];
+
     public void Dispose() => _http.Dispose();
 }

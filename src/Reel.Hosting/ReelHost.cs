@@ -89,6 +89,16 @@ public static class ReelHost
         return app;
     }
 
+    /// <summary>
+    /// Starts a host built here once the stores its options name answer (<see cref="StoreChecks"/>): settings that cannot
+    /// work end the start with a <see cref="ReelConfigurationException"/> before any silo or client starts.
+    /// </summary>
+    public static async Task StartAsync(WebApplication app, CancellationToken cancel)
+    {
+        await StoreChecks.RequireAsync(app.Services.GetRequiredService<ReelSiloOptions>(), cancel);
+        await app.StartAsync(cancel);
+    }
+
     private static string Bracketed(string address) => IPAddress.Parse(address).AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address;
 
     /// <summary>What every Reel process shares: options from configuration then flags, and logging to stderr.</summary>

@@ -106,13 +106,34 @@ public static class RequestCompiler
         var generation = new GenerationRequest
         {
             Prompt = caption, Seed = request.Seed,
-            Size = request.Width is { } width && request.Height is { } height ? new VideoSize(width, height) : inputSize ?? config.DefaultSize,
-            Frames = request.Frames ?? FrameCount.ForSeconds(config, request.Seconds ?? DefaultSeconds),
+            Size = RequestedSize(request) ?? inputSize ?? config.DefaultSize,
+            Frames = request.Frames ?? FrameCount.ForSeconds(config, SecondsOf(request)),
             Steps = request.Steps, Guidance = request.Guidance, Solver = solver,
         };
         VideoGenerator.Validate(config, generation);
         return generation;
     }
+
+    /// <summary>The length of the request's new part in seconds: its own, else <see cref="DefaultSeconds"/>.</summary>
+    public static double SecondsOf(VideoRequest request) => request.Seconds ?? DefaultSeconds;
+
+    /// <summary>
+    /// What a video reads until its session has planned it: the size and length <see cref="Generation"/> will choose,
+    /// where the request and the model it goes to decide them — the request's size, else (no input to take it from)
+    /// the model's default; the seconds asked for, else the default, for a video as long as asked (an extension, a
+    /// connection and an edit take their length from their sources). Null where only the inputs tell, or no model
+    /// has described itself yet.
+    /// </summary>
+    public static (string? Size, double? Seconds) Expected(VideoRequest request, ServedModel? model)
+    {
+        // A served model lists its sizes as its configuration does: the default first.
+        var size = RequestedSize(request)?.ToString() ?? (request.Inputs.Any() ? null : model?.Sizes[0]);
+        var ownLength = request.Extend is null && request.Edit is null && request.Connect.Count == 0 && request.Frames is null;
+        return (size, ownLength ? SecondsOf(request) : null);
+    }
+
+    private static VideoSize? RequestedSize(VideoRequest request) =>
+        request.Width is { } width && request.Height is { } height ? new VideoSize(width, height) : null;
 
     /// <summary>The model's size whose aspect ratio is nearest a <paramref name="width"/> × <paramref name="height"/> input's.</summary>
     public static VideoSize NearestSize(ModelConfig config, int width, int height)

@@ -23,12 +23,26 @@ public sealed class BlobArtifactStore(BlobContainerClient container) : IArtifact
     /// </summary>
     public static BlobArtifactStore Connect(string connectionString, string containerName = "reel")
     {
-        // Pin the service version Azurite 3.37 accepts; Azure itself accepts it too.
-        var client = new BlobServiceClient(connectionString, new BlobClientOptions(BlobClientOptions.ServiceVersion.V2026_06_06));
-        var container = client.GetBlobContainerClient(containerName);
+        var container = Container(connectionString, containerName, new BlobClientOptions(Version));
         container.CreateIfNotExists();
         return new BlobArtifactStore(container);
     }
+
+    /// <summary>
+    /// Creates the container when missing, in one attempt: how a starting process learns at once whether the store
+    /// answers and takes its credentials (a store's own calls retry a store that does not answer, for seconds).
+    /// </summary>
+    public static async Task CreateContainerOnceAsync(string connectionString, string containerName, CancellationToken cancel)
+    {
+        var options = new BlobClientOptions(Version) { Retry = { MaxRetries = 0 } };
+        await Container(connectionString, containerName, options).CreateIfNotExistsAsync(cancellationToken: cancel);
+    }
+
+    // The service version Azurite 3.37 accepts; Azure itself accepts it too.
+    private const BlobClientOptions.ServiceVersion Version = BlobClientOptions.ServiceVersion.V2026_06_06;
+
+    private static BlobContainerClient Container(string connectionString, string containerName, BlobClientOptions options) =>
+        new BlobServiceClient(connectionString, options).GetBlobContainerClient(containerName);
 
     public async Task WriteAsync(ArtifactName name, Stream content, CancellationToken cancel = default) =>
         await container.GetBlobClient(name.Value).UploadAsync(content, overwrite: true, cancel);

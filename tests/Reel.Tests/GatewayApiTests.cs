@@ -216,6 +216,32 @@ public sealed partial class GatewayApiTests(GatewayApiFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task A_create_without_seconds_or_size_reads_the_models_defaults_until_the_video_is_planned()
+    {
+        using var acme = fixture.Client(fixture.AcmeKey);
+        // Both of the silo's slots busy, so the video stays queued while it is read back.
+        var blockers = new List<string>();
+        for (var i = 0; i < 2; i++) blockers.Add(Id((await acme.PostJsonAsync("videos", new { prompt = "a slow one", seconds = "4", steps = 50 })).Body));
+
+        var created = await acme.PostJsonAsync("videos", new { prompt = "a red ball moves left" });
+        Assert.Equal(HttpStatusCode.OK, created.Status);
+        var read = (await acme.SendAsync(HttpMethod.Get, $"videos/{Id(created.Body)}")).Body;
+        Assert.Equal("queued", read.GetProperty("status").GetString());
+        // The request compiler's default length (2 s) and the test model's default size, from the first answer on.
+        foreach (var video in new[] { created.Body, read })
+        {
+            Assert.Equal("2", video.GetProperty("seconds").GetString());
+            Assert.Equal("32x32", video.GetProperty("size").GetString());
+        }
+
+        foreach (var blocker in blockers) await acme.SendAsync(HttpMethod.Post, $"videos/{blocker}/cancel");
+        // Made: 2 s at 8 fps is 17 frames (1 + k·4), 2.125 s.
+        var done = await acme.FinishedAsync(Id(created.Body));
+        Assert.Equal("2.125", done.GetProperty("seconds").GetString());
+        Assert.Equal("32x32", done.GetProperty("size").GetString());
+    }
+
+    [Fact]
     public async Task Models_lists_the_served_model_with_its_sizes_and_durations()
     {
         using var acme = fixture.Client(fixture.AcmeKey);

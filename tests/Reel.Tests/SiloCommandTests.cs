@@ -2,6 +2,7 @@ using Reel.Cli;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
@@ -344,6 +345,51 @@ public sealed class SiloCommandTests
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("Pool 'Bad_Pool'", result.Stderr);
         Assert.DoesNotContain("   at ", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("silo")]
+    [InlineData("gateway")]
+    public void An_unreachable_Redis_ends_the_start_with_one_line_naming_it(string kind)
+    {
+        var redis = $"127.0.0.1:{AzuriteFixture.FreePort()}";
+        Assert.StartsWith($"reel: Redis at {redis} is unreachable: ", Refused(kind, "--redis", redis));
+    }
+
+    [Theory]
+    [InlineData("silo")]
+    [InlineData("gateway")]
+    public void A_blob_store_refusing_the_credentials_ends_the_start_with_one_line(string kind)
+    {
+        using var azurite = new AzuriteFixture();
+        // A gateway needs its cluster's Redis, which answers: only the blob store's key is wrong.
+        using var redis = kind == "gateway" ? new RedisFixture() : null;
+        var wrongKey = Regex.Replace(azurite.ConnectionString, "AccountKey=[^;]+", "AccountKey=" + Convert.ToBase64String(new byte[64]));
+        string[] cluster = redis is null ? [] : ["--redis", redis.ConnectionString];
+        Assert.StartsWith("reel: The blob store refused the credentials: ", Refused(kind, [.. cluster, "--blob", wrongKey]));
+    }
+
+    /// <summary>
+    /// `reel silo|gateway ARGS` on free ports, which must refuse to start: exit 1 within 15 s with one line on stderr
+    /// (no stack trace, no log), returned.
+    /// </summary>
+    private static string Refused(string kind, params string[] args)
+    {
+        string[] ports = kind == "gateway" ? ["--http-port", $"{AzuriteFixture.FreePort()}", "--management-port", $"{AzuriteFixture.FreePort()}"]
+            : ["--silo-port", $"{AzuriteFixture.FreePort()}", "--gateway-port", $"{AzuriteFixture.FreePort()}", "--http-port", $"{AzuriteFixture.FreePort()}",
+                "--management-port", $"{AzuriteFixture.FreePort()}"];
+        using var process = Process.Start(ReelProcess.StartInfo([kind, .. args, .. ports]))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var exited = process.WaitForExit(TimeSpan.FromSeconds(15));
+        if (!exited) process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+        Assert.True(exited, $"reel {kind} still ran after 15 s:\n{stderr.Result}");
+        Assert.Equal(1, process.ExitCode);
+        Assert.Equal("", stdout.Result);
+        var lines = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, stderr.Result);
+        return lines[0];
     }
 
 }

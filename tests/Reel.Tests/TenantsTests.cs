@@ -90,6 +90,41 @@ public sealed class TenantsTests
         Assert.Null(directory.Authenticate(null));
     }
 
+    [Theory]
+    [InlineData("http://10.0.0.5/hook")]
+    [InlineData("http://localhost:8080/hook")]
+    [InlineData("http://169.254.169.254/latest/meta-data")]
+    [InlineData("http://[::1]/hook")]
+    [InlineData("https://[::ffff:192.168.1.1]/hook")]
+    public void A_webhook_to_a_private_address_is_refused_unless_private_delivery_is_allowed(string url)
+    {
+        var path = TenantsPath();
+        new TenantsFile().With(new Tenant { Name = "acme" }).Write(path);
+
+        var refused = ReelProcess.Run("tenants", "webhook", "acme", "--url", url, "--file", path);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.StartsWith("reel: ", refused.Stderr);
+        Assert.Contains("not a public address", refused.Stderr);
+        Assert.Contains("--allow-private", refused.Stderr);
+        Assert.Equal("", refused.Stdout);
+        Assert.Null(TenantsFile.Read(path).Find("acme")!.WebhookUrl);
+
+        var allowed = ReelProcess.Run("tenants", "webhook", "acme", "--url", url, "--allow-private", "--file", path);
+        Assert.True(allowed.ExitCode == 0, allowed.Stderr);
+        Assert.Equal(url, TenantsFile.Read(path).Find("acme")!.WebhookUrl);
+    }
+
+    [Fact]
+    public void A_webhook_to_a_public_address_is_set()
+    {
+        var path = TenantsPath();
+        new TenantsFile().With(new Tenant { Name = "acme" }).Write(path);
+        var set = ReelProcess.Run("tenants", "webhook", "acme", "--url", "https://93.184.215.14/reel", "--file", path);
+        Assert.True(set.ExitCode == 0, set.Stderr);
+        Assert.StartsWith("whsec_", set.Stdout.Trim());
+        Assert.Equal("https://93.184.215.14/reel", TenantsFile.Read(path).Find("acme")!.WebhookUrl);
+    }
+
     /// <summary>A rewrite within the file system's timestamp resolution must still count as a change.</summary>
     private static void Touch(string path) => File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(Random.Shared.Next(1, 1000)));
 }

@@ -75,4 +75,36 @@ public sealed class WebPageTests
         // The looping player asks for its (now expired) URL again: that 403 is the only failure the page may see.
         Assert.All(problems, problem => Assert.Equal($"403 {source}", problem));
     }
+
+    [Fact]
+    public async Task The_API_reference_renders_its_operations_under_its_Content_Security_Policy()
+    {
+        using var serve = ReelServer.Serve(Path.Combine(TestModels.TempFolder(), "tenants.json"));
+        await serve.HealthyAsync();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium", Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+        });
+        var page = await browser.NewPageAsync();
+        // A blocked script, style or image is reported on the console: the page must need nothing its policy refuses.
+        var problems = new ConcurrentBag<string>();
+        page.Console += (_, message) => { if (message.Type is "error" or "warning") problems.Add(message.Text); };
+        page.PageError += (_, error) => problems.Add(error);
+        page.Response += (_, response) => { if (response.Status >= 400) problems.Add($"{response.Status} {response.Url}"); };
+
+        var opened = await page.GotoAsync($"http://127.0.0.1:{serve.HttpPort}/docs");
+        Assert.Equal(Reel.Gateway.WebPage.DocsContentSecurityPolicy, opened!.Headers["content-security-policy"]);
+        Assert.Equal("nosniff", opened.Headers["x-content-type-options"]);
+        await page.WaitForSelectorAsync(".opblock-summary-path");
+        var paths = await page.EvalOnSelectorAllAsync<string[]>(".opblock-summary-path", "paths => paths.map(p => p.textContent)");
+        Assert.Contains("/v1/videos", paths);
+        Assert.Contains("/v1/videos/{id}", paths);
+
+        // An operation opens with its parameters and responses.
+        await page.ClickAsync(".opblock-get .opblock-summary");
+        await page.WaitForSelectorAsync(".opblock-body .responses-wrapper");
+        Assert.True(problems.IsEmpty, string.Join('\n', problems));
+    }
 }
