@@ -97,14 +97,19 @@ public sealed partial class GenerationSessionGrain(
     {
         // No record: the session finished (and forgot its work) or never started; the video's record tells which.
         if (!state.RecordExists) return await Video.Get() ?? Absent();
-        return Finished || TryRun() ? Snapshot() : null;
+        if (Finished || TryRun()) return Snapshot();
+        // It cannot run here (no free slot, other weights): an idle activation would catch every later call, so the
+        // pool's next try places a new one on the silo it names.
+        DeactivateOnIdle();
+        return null;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (state.RecordExists && !Finished)
         {
-            TryRun();
+            // As in Resume: no room here, so the pool (or the next tick) places it afresh where there is.
+            if (!TryRun()) DeactivateOnIdle();
             return;
         }
         if (state.RecordExists)
@@ -131,7 +136,11 @@ public sealed partial class GenerationSessionGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // A stopping silo leaves the committed state as it is: the session resumes elsewhere from it.
+        // A stopping silo leaves the committed state as it is: the session resumes elsewhere from it. The runtime also
+        // deactivates running sessions on silos that stay (Orleans deactivates the activations whose directory entry a
+        // dead silo held): their chunk in progress is lost, and the pool resumes them once this silo's load reports
+        // leave them out.
+        if (Running) LogDeactivatedWhileRunning(Key.Session, silo.SiloAddress.ToString(), reason.ToString());
         _deactivating = true;
         _cancel?.Cancel();
         if (_run is not null) await _run;
@@ -551,6 +560,9 @@ public sealed partial class GenerationSessionGrain(
 
     [LoggerMessage(LogLevel.Information, "Session {Session}: {Silo} drains and no other silo of the pool has room; the pool resumes it later")]
     private partial void LogDrainedWithoutTarget(string session, string silo);
+
+    [LoggerMessage(LogLevel.Warning, "Session {Session}: deactivated on {Silo} inside its chunk loop ({Reason}); it continues from its last commit")]
+    private partial void LogDeactivatedWhileRunning(string session, string silo, string reason);
 
     [LoggerMessage(LogLevel.Warning, "Session {Session}: a newer activation committed; this one on {Silo} stops")]
     private partial void LogStale(string session, string silo);

@@ -57,6 +57,9 @@ public sealed partial class PoolGrain(
     private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(30);
 
     private readonly Dictionary<SiloAddress, SiloLoad> _loads = [];
+
+    /// <summary>For each session of the index: how many load reports in a row its (live) silo sent without it.</summary>
+    private readonly Dictionary<string, int> _unlisted = [];
     private readonly Dictionary<SessionKey, int> _toldPositions = [];
     private IDisposable? _queueMetric;
 
@@ -109,6 +112,9 @@ public sealed partial class PoolGrain(
     public async Task Report(SiloLoad load)
     {
         _loads[load.Silo] = load;
+        var reporter = load.Silo.ToParsableString();
+        foreach (var (sessionKey, host) in state.State.Running)
+            if (host == reporter) _unlisted[sessionKey] = load.Running.Contains(sessionKey) ? 0 : _unlisted.GetValueOrDefault(sessionKey) + 1;
         var seen = state.State.WeightsSeen.TryAdd(load.WeightsHash, DateTimeOffset.UtcNow);
         var described = !state.State.Served.TryGetValue(load.WeightsHash, out var known) || !Same(known, load.Model);
         // Stored with arrays: JSON grain storage records the lists' concrete types, and a compiler-made collection type
@@ -121,11 +127,13 @@ public sealed partial class PoolGrain(
     public async Task Running(string sessionKey, SiloAddress silo)
     {
         state.State.Running[sessionKey] = silo.ToParsableString();
+        _unlisted.Remove(sessionKey);
         await SaveAsync();
     }
 
     public async Task Finished(string sessionKey)
     {
+        _unlisted.Remove(sessionKey);
         if (state.State.Running.Remove(sessionKey)) await SaveAsync();
     }
 
@@ -193,8 +201,8 @@ public sealed partial class PoolGrain(
     }
 
     /// <summary>
-    /// First the sessions of silos that left the cluster (died, stopped, a previous process) or that drain and let
-    /// them go resume on live silos,
+    /// First the sessions of silos that left the cluster (died, stopped, a previous process), that drain and let them
+    /// go, or that no longer run them resume on live silos,
     /// then waiting sessions start, each where its weights are and a slot is free, least loaded first.
     /// </summary>
     private async Task AdmitAsync()
@@ -203,10 +211,11 @@ public sealed partial class PoolGrain(
         foreach (var (sessionKey, host) in state.State.Running.ToList())
         {
             var address = SiloAddress.FromParsableString(host);
-            if (!Gone(address) && !DrainedOf(address, sessionKey)) continue;
+            if (!Gone(address) && !DrainedOf(address, sessionKey) && !Abandoned(sessionKey)) continue;
             var key = SessionKey.Parse(sessionKey);
             var resumed = await PlaceAsync(key, full, session => session.Resume());
             if (resumed is null) continue;
+            _unlisted.Remove(sessionKey);
             LogResumed(key.Session, host, resumed.Value.Silo.ToString());
             if (resumed.Value.Snapshot.IsFinished) state.State.Running.Remove(sessionKey);
             else state.State.Running[sessionKey] = resumed.Value.Silo.ToParsableString();
@@ -262,6 +271,14 @@ public sealed partial class PoolGrain(
     private bool DrainedOf(SiloAddress host, string sessionKey) =>
         _loads.TryGetValue(host, out var load) && load.Draining && !load.Running.Contains(sessionKey);
 
+    /// <summary>
+    /// A session its live silo has left out of two load reports in a row: it runs nowhere, and only its reminder would
+    /// wake it (the runtime deactivated it there: Orleans deactivates the activations whose directory entry a dead silo
+    /// held; or it waits there with no slot). One report is not enough: a report the silo sent just before it took the
+    /// session can arrive after the pool placed it there.
+    /// </summary>
+    private bool Abandoned(string sessionKey) => _unlisted.GetValueOrDefault(sessionKey) >= 2;
+
     /// <summary>A silo that is no longer a member: its sessions run nowhere.</summary>
     private bool Gone(SiloAddress host) =>
         membership.CurrentSnapshot.GetSiloStatus(host) is not (SiloStatus.Active or SiloStatus.Joining or SiloStatus.Created);
@@ -304,7 +321,7 @@ public sealed partial class PoolGrain(
     [LoggerMessage(LogLevel.Information, "Session {Session} admitted on {Silo}")]
     private partial void LogAdmitted(string session, string silo);
 
-    [LoggerMessage(LogLevel.Information, "Session {Session} of departed silo {From} resumed on {Silo}")]
+    [LoggerMessage(LogLevel.Information, "Session {Session}, which {From} no longer runs, resumed on {Silo}")]
     private partial void LogResumed(string session, string from, string silo);
 
     [LoggerMessage(LogLevel.Warning, "Starting session {Session} on {Silo} failed: {Reason}")]

@@ -5,17 +5,21 @@ using System.Net.Sockets;
 namespace Reel.Tests;
 
 /// <summary>
-/// A real Azurite blob service on a free loopback port for the tests of one class; stopped afterwards. Its data lives
-/// in a folder of its own, so an outage (<see cref="Stop"/>, then <see cref="Start"/>) keeps it, as a restarted blob
-/// service does. test.sh installs it and names it in REEL_AZURITE_BLOB.
+/// A real Azurite blob service on a free loopback port for the tests of one class; stopped afterwards. test.sh installs
+/// it and names it in REEL_AZURITE_BLOB. Its data lives in a folder of its own, so an outage (<see cref="Stop"/>, then
+/// <see cref="Start"/> on the same port) keeps it, as a restarted blob service does.
 /// </summary>
 public sealed class AzuriteFixture : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("reel-azurite-").FullName;
+    private readonly string _executable;
     private Process? _process;
 
     public AzuriteFixture()
     {
+        _executable = Environment.GetEnvironmentVariable("REEL_AZURITE_BLOB") is { Length: > 0 } configured ? configured
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "tools", "node_modules", ".bin", "azurite-blob");
+        if (!File.Exists(_executable)) throw new InvalidOperationException($"Azurite is not installed at {_executable}: run the tests through ./test.sh.");
         Port = FreePort();
         Start();
     }
@@ -23,22 +27,22 @@ public sealed class AzuriteFixture : IDisposable
     /// <summary>Starts the service (again) on its port, from the data it kept.</summary>
     public void Start()
     {
-        var executable = Environment.GetEnvironmentVariable("REEL_AZURITE_BLOB") is { Length: > 0 } configured ? configured
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "tools", "node_modules", ".bin", "azurite-blob");
-        if (!File.Exists(executable)) throw new InvalidOperationException($"Azurite is not installed at {executable}: run the tests through ./test.sh.");
-        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(_executable) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--location", _folder, "--disableTelemetry", "--silent" })
             start.ArgumentList.Add(arg);
         _process = Process.Start(start)!;
         WaitUntilListening(_process, Port, "Azurite");
     }
 
-    /// <summary>Stops the service as an operator does (SIGTERM: it saves its metadata and exits); clients see it gone.</summary>
+    /// <summary>
+    /// Stops the service as an operator does (SIGTERM: Azurite closes its server and saves its metadata, which it
+    /// otherwise writes only every few seconds); clients see it gone.
+    /// </summary>
     public void Stop()
     {
-        using (var kill = Process.Start("kill", ["-TERM", $"{_process!.Id}"])) kill.WaitForExit();
-        if (!_process.WaitForExit(TimeSpan.FromSeconds(20))) _process.Kill(entireProcessTree: true);
-        _process.WaitForExit();
+        using (var term = Process.Start("kill", ["-TERM", $"{_process!.Id}"])!) term.WaitForExit();
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
+            throw new InvalidOperationException("Azurite did not stop within 30 s of SIGTERM.");
         _process.Dispose();
         _process = null;
     }

@@ -311,19 +311,21 @@ public sealed class SiloCommandTests
         return new TimedRead(result, clock.Elapsed);
     }
 
-    /// <summary>The same request through `reel generate` on the same fresh `test` weights and thread count.</summary>
-    private static string ReferenceDigest(VideoRequest request)
+    /// <summary>The same request (its frames, or else its seconds) through `reel generate` on the same fresh `test` weights and thread count.</summary>
+    internal static string ReferenceDigest(VideoRequest request)
     {
         var output = Path.Combine(TestModels.TempFolder(), "reference.mp4");
-        var result = ReelProcess.Run("generate", request.Prompt, "--config", "test", "--threads", "1", "--seed", $"{request.Seed}",
-            "--frames", $"{request.Frames}", "--size", $"{request.Width}x{request.Height}", "--steps", $"{request.Steps ?? TestModels.Config.DefaultSteps}",
-            "--json", "-o", output);
+        string[] length = request.Frames is { } frames ? ["--frames", $"{frames}"]
+            : ["--seconds", (request.Seconds ?? throw new ArgumentException("The request has neither frames nor seconds.", nameof(request))).ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        var result = ReelProcess.Run(["generate", request.Prompt, "--config", "test", "--threads", "1", "--seed", $"{request.Seed}",
+            .. length, "--size", $"{request.Width}x{request.Height}", "--steps", $"{request.Steps ?? TestModels.Config.DefaultSteps}",
+            "--json", "-o", output]);
         Assert.True(result.ExitCode == 0, result.Stderr);
         using var report = JsonDocument.Parse(result.Stdout);
         return report.RootElement.GetProperty("latentSha256").GetString()!;
     }
 
-    private static async Task<string> BlobLatentsDigestAsync(AzuriteFixture azurite, SessionKey key)
+    internal static async Task<string> BlobLatentsDigestAsync(AzuriteFixture azurite, SessionKey key)
     {
         await using var stream = (await BlobArtifactStore.Connect(azurite.ConnectionString).OpenReadAsync(SessionArtifacts.Latents(key)))!;
         using var copy = new MemoryStream();
@@ -433,6 +435,17 @@ public sealed class ReelServer : IDisposable
         }
     }
 
+    private readonly List<(DateTime At, string Line)> _lines = [];
+
+    /// <summary>Every line the process wrote, with when the test read it: the process's own account of what it did, in order.</summary>
+    public IReadOnlyList<(DateTime At, string Line)> Lines
+    {
+        get
+        {
+            lock (_output) return [.. _lines];
+        }
+    }
+
     private void Keep(string? line)
     {
         if (line is null) return;
@@ -440,6 +453,7 @@ public sealed class ReelServer : IDisposable
         {
             _output.Enqueue(line);
             if (_output.Count > KeptLines) _output.Dequeue();
+            _lines.Add((DateTime.UtcNow, line));
         }
     }
 
