@@ -121,11 +121,14 @@ public static class GatewayEndpoints
         {
             return e.Result;
         }
-        catch (Exception e) when (e is OrleansException or TimeoutException)
+        catch (Exception e) when (ClusterCannotAnswer(e))
         {
             return ApiError.Unavailable("The cluster cannot serve this request right now; retry shortly.");
         }
     }
+
+    /// <summary>The cluster has no answer now (no silo for the pool, a silo dying, a read past its timeout): worth a retry.</summary>
+    private static bool ClusterCannotAnswer(Exception e) => e is OrleansException or TimeoutException;
 
     private static Tenant TenantOf(HttpContext http) => (Tenant)http.Items[TenantItem]!;
 
@@ -368,7 +371,7 @@ public static class GatewayEndpoints
         {
             return await sessions.GetAsync(tenant!, videoId!) is { } snapshot ? await StreamAsync(http, snapshot, variant!, artifacts) : ApiError.NotFound(videoId!);
         }
-        catch (Exception e) when (e is OrleansException or TimeoutException)
+        catch (Exception e) when (ClusterCannotAnswer(e))
         {
             return ApiError.Unavailable("The cluster cannot serve this request right now; retry shortly.");
         }
@@ -407,7 +410,7 @@ public static class GatewayEndpoints
             {
                 watched = await sessions.WatchAsync(key, Math.Max(after, 0), TimeSpan.FromSeconds(15));
             }
-            catch (Exception e) when (e is OrleansException or TimeoutException)
+            catch (Exception e) when (ClusterCannotAnswer(e))
             {
                 // The stream has begun, so no status can say it: it ends, and the client reconnects with Last-Event-ID.
                 break;
