@@ -227,14 +227,14 @@ public sealed class Trainer : IDisposable
     /// window from the middle of longer clips whose first frames are given, as every chunk after a video's first is;
     /// every other batch starts at the clip's first latent frame (the one encoded alone), so a window's first frame is
     /// that frame exactly when nothing hands it over — as at sampling time. Given frames keep a small noise level;
-    /// free frames share one logit-normal level per clip.
+    /// free frames share one logit-normal level per clip. Drawn by the step even on a fixed batch: a batch always seen
+    /// at the same noise levels teaches the velocity at those levels alone, and its samples show nothing.
     /// </summary>
     public WindowConditioning ConditioningOf(int step)
     {
         var config = _model.Config;
         var (chunk, modes, b) = (config.ChunkLatentFrames, Settings.Modes, Settings.BatchSize);
-        var dataStep = Settings.FixedBatch ? 0 : step;
-        var stepRandom = _data.Random(dataStep, ModeStream);
+        var stepRandom = _data.Random(step, ModeStream);
         var continuation = stepRandom.NextDouble() * modes.Total < modes.Continuation;
         var offset = continuation ? 1 + stepRandom.Next(MaxWindowOffset) : 0;
         var given = new bool[b][];
@@ -242,7 +242,7 @@ public sealed class Trainer : IDisposable
         var dropped = new bool[b];
         for (var i = 0; i < b; i++)
         {
-            var random = _data.Random(dataStep, 10_000 + i);
+            var random = _data.Random(step, 10_000 + i);
             var noiseLevel = random.Chance(0.5) ? 0f : (float)random.Between(0, Settings.MaxGivenSigma);
             var frames = given[i] = new bool[chunk];
             var mode = random.NextDouble() * (modes.TextToVideo + modes.FirstFrame + modes.Ends);
@@ -305,8 +305,9 @@ public sealed class Trainer : IDisposable
 
     private void UpdateEma(nn.Module ema, nn.Module live)
     {
+        var decay = Settings.EmaDecayAt(Step);
         using var noGrad = no_grad();
-        foreach (var (e, p) in ema.parameters().Zip(live.parameters())) e.mul_(Settings.EmaDecay).add_(p, alpha: 1 - Settings.EmaDecay);
+        foreach (var (e, p) in ema.parameters().Zip(live.parameters())) e.mul_(decay).add_(p, alpha: 1 - decay);
     }
 
     private static void CopyInto(nn.Module target, nn.Module source)
