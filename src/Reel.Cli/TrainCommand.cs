@@ -19,7 +19,7 @@ public static class TrainCommand
     private static Command Target(TrainingTarget target)
     {
         var name = target.ToString().ToLowerInvariant();
-        var config = new Option<string>("--config") { Description = "Configuration to train", DefaultValueFactory = _ => "tiny" };
+        var config = new Option<string>("--config") { Description = "Configuration to train: a preset's name or a .json file of one", DefaultValueFactory = _ => "tiny" };
         var initFrom = new Option<DirectoryInfo?>("--init-from")
         {
             Description = target == TrainingTarget.Dit ? "Weights folder to start from (its VAE is kept frozen; required for a new run)" : "Weights folder to start from",
@@ -45,12 +45,13 @@ public static class TrainCommand
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() =>
         {
             set_num_threads(result.GetValue(threads));
-            var configName = result.GetValue(config)!;
+            var configuration = ModelConfig.Named(result.GetValue(config)!);
+            var configName = configuration.Name;
             var runFolder = result.GetValue(checkpoints)?.FullName ?? Path.Combine(
                 Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "checkpoints", $"{name}-{configName}");
             var checkpoint = Path.Combine(runFolder, TrainingLoop.CheckpointFolder);
             using var trainer = result.GetValue(resume) ? ResumeFrom(checkpoint, result.GetValue(steps))
-                : StartNew(result, target, configName, checkpoint, initFrom, steps, batch, lr, warmup, seed, precision, cachedClips);
+                : StartNew(result, target, configuration, checkpoint, initFrom, steps, batch, lr, warmup, seed, precision, cachedClips);
 
             var stop = false;
             void Stop(PosixSignalContext context)
@@ -76,7 +77,7 @@ public static class TrainCommand
     private static Trainer ResumeFrom(string checkpoint, int? steps) =>
         Directory.Exists(checkpoint) ? Trainer.Resume(checkpoint, steps, log: Console.Error.WriteLine) : throw new ModelException($"No checkpoint to resume in {checkpoint}.");
 
-    private static Trainer StartNew(ParseResult result, TrainingTarget target, string configName, string checkpoint, Option<DirectoryInfo?> initFrom,
+    private static Trainer StartNew(ParseResult result, TrainingTarget target, ModelConfig configuration, string checkpoint, Option<DirectoryInfo?> initFrom,
         Option<int?> steps, Option<int> batch, Option<double> lr, Option<int> warmup, Option<ulong> seed, Option<string> precision, Option<int> cachedClips)
     {
         if (Directory.Exists(checkpoint))
@@ -85,9 +86,9 @@ public static class TrainCommand
         if (stepCount < 1 || result.GetValue(batch) < 1) throw new ModelException("--steps and --batch must be at least 1.");
         var from = result.GetValue(initFrom)?.FullName;
         if (target == TrainingTarget.Dit && from is null) throw new ModelException("Training the DiT needs --init-from DIR with a trained VAE.");
-        var model = from is null ? ReelModel.Create(ModelConfig.Named(configName)) : ReelModel.Load(from);
-        if (model.Config.Name != configName)
-            throw new ModelException($"--init-from {from} holds configuration '{model.Config.Name}', not '{configName}'.");
+        var model = from is null ? ReelModel.Create(configuration) : ReelModel.Load(from);
+        if (model.Config.Name != configuration.Name)
+            throw new ModelException($"--init-from {from} holds configuration '{model.Config.Name}', not '{configuration.Name}'.");
         if (result.GetValue(cachedClips) < 0) throw new ModelException("--cached-clips must be 0 or more.");
         var computeType = AblateCommand.TrainingPrecision(result.GetValue(precision)!, model.Config, target, result.GetValue(batch));
         return Trainer.Start(model, new TrainingSettings

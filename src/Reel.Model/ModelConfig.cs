@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Reel.Model;
@@ -173,9 +174,25 @@ public sealed record ModelConfig
 
     public static IReadOnlyList<ModelConfig> Presets { get; } = [Test, Tiny, Small, Base];
 
-    public static ModelConfig Named(string name) =>
-        Presets.FirstOrDefault(p => p.Name == name)
-        ?? throw new ModelException($"Unknown configuration '{name}'. Known: {string.Join(", ", Presets.Select(p => p.Name))}.");
+    /// <summary>A preset by its name, or a configuration written as JSON in a file <c>*.json</c> (a recipe experiment).</summary>
+    public static ModelConfig Named(string name)
+    {
+        if (!name.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            return Presets.FirstOrDefault(p => p.Name == name)
+                ?? throw new ModelException($"Unknown configuration '{name}'. Known: {string.Join(", ", Presets.Select(p => p.Name))}, or a .json file.");
+        ModelConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(name), WeightsManifest.Json);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            throw new ModelException($"{name}: not a readable configuration ({e.Message}).");
+        }
+        if (config is null) throw new ModelException($"{name}: not a configuration.");
+        config.Validate();
+        return config;
+    }
 
     /// <summary>Throws a <see cref="ModelException"/> naming the first inconsistency.</summary>
     public void Validate()
