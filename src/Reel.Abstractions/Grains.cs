@@ -188,6 +188,9 @@ public interface IWebhookOutboxGrain : IGrainWithStringKey
 {
     /// <summary>Queues an event for <paramref name="webhook"/> (stored before the call returns).</summary>
     Task Enqueue(TenantWebhook webhook, string type, string videoId, DateTimeOffset at);
+
+    /// <summary>Resumes delivering what is pending (a gateway calls it at start: reminders may not have outlived a restart).</summary>
+    Task Wake();
 }
 
 /// <summary>A tenant's limits from the tenants file, handed to its account with each create; null is unlimited.</summary>

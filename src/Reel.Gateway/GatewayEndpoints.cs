@@ -29,6 +29,7 @@ public static class GatewayEndpoints
         services.AddSingleton<ContentUrls>();
         services.AddSingleton(sp => new TenantDirectory(options.TenantsFile, TimeSpan.FromSeconds(2), sp.GetRequiredService<ILogger<TenantDirectory>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TenantDirectory>());
+        services.AddHostedService<WebhookOutboxWaker>();
         services.AddSingleton(sp => new ReelSessions(sp.GetRequiredService<IGrainFactory>(), options.ReadTimeout));
         // The OpenAI wire format: created_at, remixed_from_video_id, has_more.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);

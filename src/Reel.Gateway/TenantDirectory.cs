@@ -10,7 +10,14 @@ namespace Reel.Gateway;
 /// </summary>
 public sealed partial class TenantDirectory(string path, TimeSpan pollInterval, ILogger<TenantDirectory> logger) : BackgroundService
 {
-    private volatile IReadOnlyDictionary<string, Tenant> _byKeyHash = Index(TenantsFile.Read(path));
+    /// <summary>The file as last read and its tenants by key hash, swapped as one.</summary>
+    private sealed record Loaded(TenantsFile File, IReadOnlyDictionary<string, Tenant> ByKeyHash)
+    {
+        public static Loaded From(TenantsFile file) =>
+            new(file, file.Tenants.SelectMany(t => t.Keys.Select(k => (k.Sha256, t))).ToDictionary(p => p.Sha256, p => p.t));
+    }
+
+    private volatile Loaded _loaded = Loaded.From(TenantsFile.Read(path));
     private DateTime _lastWrite = LastWrite(path);
 
     /// <summary>
@@ -18,7 +25,10 @@ public sealed partial class TenantDirectory(string path, TimeSpan pollInterval, 
     /// stored keys beyond what a hash preimage would.
     /// </summary>
     public Tenant? Authenticate(string? key) =>
-        string.IsNullOrEmpty(key) ? null : _byKeyHash.GetValueOrDefault(ApiKeys.Hash(key));
+        string.IsNullOrEmpty(key) ? null : _loaded.ByKeyHash.GetValueOrDefault(ApiKeys.Hash(key));
+
+    /// <summary>Every tenant of the file as last read, with or without live keys.</summary>
+    public IReadOnlyList<Tenant> Tenants => _loaded.File.Tenants;
 
     public static string DefaultPath => Path.Combine(
         Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } config ? config
@@ -32,9 +42,9 @@ public sealed partial class TenantDirectory(string path, TimeSpan pollInterval, 
         if (lastWrite == _lastWrite) return;
         try
         {
-            _byKeyHash = Index(TenantsFile.Read(path));
+            _loaded = Loaded.From(TenantsFile.Read(path));
             _lastWrite = lastWrite;
-            LogReloaded(path, _byKeyHash.Values.Distinct().Count());
+            LogReloaded(path, _loaded.File.Tenants.Count);
         }
         catch (Exception e) when (e is TenantsFileException or IOException)
         {
@@ -47,9 +57,6 @@ public sealed partial class TenantDirectory(string path, TimeSpan pollInterval, 
         using var timer = new PeriodicTimer(pollInterval);
         while (await timer.WaitForNextTickAsync(stopping)) Refresh();
     }
-
-    private static IReadOnlyDictionary<string, Tenant> Index(TenantsFile file) =>
-        file.Tenants.SelectMany(t => t.Keys.Select(k => (k.Sha256, t))).ToDictionary(p => p.Sha256, p => p.t);
 
     private static DateTime LastWrite(string path) => File.Exists(path) ? File.GetLastWriteTimeUtc(path) : DateTime.MinValue;
 

@@ -67,6 +67,13 @@ public sealed partial class WebhookOutboxGrain(
                 Pending.RemoveAt(0);
             }
         });
+        await WakeAsync();
+    }
+
+    public Task Wake() => Pending.Count > 0 ? WakeAsync() : Task.CompletedTask;
+
+    private async Task WakeAsync()
+    {
         // The reminder brings this grain back (a restart, a silo gone) while anything is pending.
         await this.RegisterOrUpdateReminder(DeliveryReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         StartDeliverer();

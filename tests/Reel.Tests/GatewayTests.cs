@@ -82,6 +82,36 @@ public sealed class GatewayTests
         Assert.Equal("2", today[4]);
     }
 
+    [Fact]
+    public async Task Webhook_events_left_pending_when_reel_serve_is_killed_are_delivered_after_it_restarts_without_any_request()
+    {
+        var (artifacts, state, tenants) = (TestModels.TempFolder(), TestModels.TempFolder(), Path.Combine(TestModels.TempFolder(), "tenants.json"));
+        var key = ReelProcess.AddTenant(tenants, "hooked");
+        // Nothing listens there yet: every attempt before the restart fails and the event stays in the outbox.
+        var receiverPort = AzuriteFixture.FreePort();
+        Assert.Equal(0, ReelProcess.Run("tenants", "webhook", "hooked", "--file", tenants, "--url", $"http://127.0.0.1:{receiverPort}/hook", "--allow-private").ExitCode);
+        string[] args = ["serve", "--artifacts", artifacts, "--state", state, "--tenants", tenants];
+        var privateDelivery = new Dictionary<string, string> { ["Reel__WebhooksToPrivateAddresses"] = "true" };
+        string id;
+        using (var first = ReelServer.Start(args, environment: privateDelivery))
+        {
+            await first.HealthyAsync();
+            using var api = first.Api(key);
+            await first.ServesModelAsync(api);
+            id = (await api.SendAsync(HttpMethod.Post, "videos", Json("{\"prompt\":\"a red ball\",\"size\":\"32x32\",\"seconds\":\"1\"}"))).Body.GetProperty("id").GetString()!;
+            await ReelClient.Until(async () => (await api.SendAsync(HttpMethod.Get, $"videos/{id}")).Body.GetProperty("status").GetString() == "completed", first);
+            first.Kill();
+        }
+
+        var (receiver, seen) = await GatewayApiTests.ReceiverAsync(failures: 0, receiverPort);
+        await using var _ = receiver;
+        using var second = ReelServer.Start(args, environment: privateDelivery);
+        await ReelClient.Until(() => Task.FromResult(!seen.IsEmpty), second);
+        var body = JsonDocument.Parse(seen.First().Body).RootElement;
+        Assert.Equal("video.completed", body.GetProperty("type").GetString());
+        Assert.Equal(id, body.GetProperty("data").GetProperty("id").GetString());
+    }
+
     /// <summary>
     /// The rollout an operator does: a pool's silos on weights A make videos, new silos on weights B join, the A silos
     /// stop. Every old video is still read, listed, downloaded, remixed (on B), deleted and expired.

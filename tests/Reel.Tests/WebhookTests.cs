@@ -12,15 +12,18 @@ namespace Reel.Tests;
 /// <summary>Webhooks from the in-process gateway's cluster to a receiver on loopback (allowed here, as a test setting).</summary>
 public sealed partial class GatewayApiTests
 {
-    private sealed record Delivery(string Id, string Timestamp, string Signature, string Body, int Attempt);
+    internal sealed record Delivery(string Id, string Timestamp, string Signature, string Body, int Attempt);
 
-    /// <summary>A receiver that answers 500 to the first <paramref name="failures"/> attempts of every message, then 200.</summary>
-    private static async Task<(WebApplication App, ConcurrentQueue<Delivery> Seen)> ReceiverAsync(int failures)
+    /// <summary>
+    /// A receiver that answers 500 to the first <paramref name="failures"/> attempts of every message, then 200, on
+    /// <paramref name="port"/> (0: any free one).
+    /// </summary>
+    internal static async Task<(WebApplication App, ConcurrentQueue<Delivery> Seen)> ReceiverAsync(int failures, int port = 0)
     {
         var seen = new ConcurrentQueue<Delivery>();
         var attempts = new ConcurrentDictionary<string, int>();
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
         app.MapPost("/hook", async (HttpContext http) =>
         {
