@@ -35,6 +35,7 @@ public sealed partial class TenantVideosGrain(
     ILogger<TenantVideosGrain> logger) : Grain, ITenantVideosGrain, IRemindable
 {
     private const string SweepReminder = "sweep";
+    private static readonly TimeSpan RefreshWait = TimeSpan.FromSeconds(1);
     private IGrainTimer? _sweeper;
 
     private string Tenant => this.GetPrimaryKeyString();
@@ -50,10 +51,7 @@ public sealed partial class TenantVideosGrain(
 
     public async Task Update(SessionSnapshot video)
     {
-        var index = Videos.FindIndex(v => v.Key.Session == video.Key.Session);
-        if (index >= 0 && Videos[index].Seq >= video.Seq) return;
-        if (index >= 0) Videos[index] = video;
-        else Videos.Add(video);
+        if (!Merge(video)) return;
         if (!state.State.SweepScheduled)
         {
             // The reminder outlives this activation and this silo; the timer sweeps at the configured (possibly shorter) period.
@@ -65,17 +63,55 @@ public sealed partial class TenantVideosGrain(
         StartSweeper();
     }
 
+    /// <summary>Takes <paramref name="video"/> unless the entry is as new already (its sequence number); whether it changed.</summary>
+    private bool Merge(SessionSnapshot video)
+    {
+        var index = Videos.FindIndex(v => v.Key.Session == video.Key.Session);
+        if (index >= 0 && Videos[index].Seq >= video.Seq) return false;
+        if (index >= 0) Videos[index] = video;
+        else Videos.Add(video);
+        return true;
+    }
+
+    /// <summary>
+    /// Unfinished entries asked of their records, within <see cref="RefreshWait"/>: updates are one-way and can be lost
+    /// (a store outage, a silo gone), and a video must not stay listed as running, and so kept from expiring, for ever.
+    /// Whether any entry changed; records that do not answer in time keep their entries.
+    /// </summary>
+    private async Task<bool> RefreshUnfinishedAsync(IEnumerable<SessionSnapshot> entries)
+    {
+        var reads = entries.Where(v => !v.IsFinished).Select(v => GrainFactory.GetGrain<IVideoGrain>(v.Key.VideoGrainKey).Get()).ToList();
+        if (reads.Count == 0) return false;
+        try
+        {
+            await Task.WhenAll(reads).WaitAsync(RefreshWait);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+        }
+        var changed = false;
+        foreach (var read in reads)
+            if (read.IsCompletedSuccessfully && read.Result is { } current) changed |= Merge(current);
+        return changed;
+    }
+
     public async Task Remove(string session)
     {
         if (Videos.RemoveAll(v => v.Key.Session == session) > 0) await state.WriteStateAsync();
     }
 
-    public Task<VideoPage> Page(string? after, int limit, bool ascending)
+    public async Task<VideoPage> Page(string? after, int limit, bool ascending)
     {
-        IEnumerable<SessionSnapshot> ordered = ascending ? Videos : Enumerable.Reverse(Videos);
-        if (after is not null) ordered = ordered.SkipWhile(v => v.Key.VideoId != after).Skip(1);
-        var page = ordered.Take(limit + 1).ToList();
-        return Task.FromResult(new VideoPage([.. page.Take(limit)], page.Count > limit));
+        List<SessionSnapshot> Read()
+        {
+            IEnumerable<SessionSnapshot> ordered = ascending ? Videos : Enumerable.Reverse(Videos);
+            if (after is not null) ordered = ordered.SkipWhile(v => v.Key.VideoId != after).Skip(1);
+            return ordered.Take(limit + 1).ToList();
+        }
+        // Refreshed in memory only (a read-only call writes nothing; the next update or sweep stores it), then read again.
+        await RefreshUnfinishedAsync(Read().Take(limit));
+        var page = Read();
+        return new VideoPage([.. page.Take(limit)], page.Count > limit);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status) => await Sweep();
@@ -87,6 +123,7 @@ public sealed partial class TenantVideosGrain(
     /// </summary>
     public async Task<SweepReport> Sweep()
     {
+        if (await RefreshUnfinishedAsync(Videos.ToList())) await state.WriteStateAsync();
         var now = DateTimeOffset.UtcNow;
         var expired = new HashSet<string>();
         foreach (var video in Videos.Where(v => v.IsFinished && v.ExpiresAt <= now).ToList())

@@ -127,7 +127,7 @@ public sealed class VideoGrain(
         changed.SetResult();
     }
 
-    /// <summary>Stores the record, then tells the tenant's list (one-way: a lost update is repaired by the next).</summary>
+    /// <summary>Stores the record, then tells the tenant's list (one-way: the list asks again for an unfinished entry it serves or sweeps).</summary>
     private async Task SaveAsync()
     {
         await state.WriteStateAsync();

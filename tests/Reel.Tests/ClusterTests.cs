@@ -97,6 +97,22 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
     }
 
     [Fact]
+    public async Task A_listed_video_whose_last_update_was_lost_is_listed_as_its_record_says()
+    {
+        const string tenant = "lost-update";
+        var video = await cluster.Sessions.CreateAsync(tenant, "beta", Request(9));
+        await cluster.Sessions.CancelAsync(video.Key);
+        var list = cluster.Cluster.Client.GetGrain<ITenantVideosGrain>(tenant);
+        await ReelClusterFixture.Until(async () => (await list.Page(null, 10, false)).Videos.Single().Status == SessionStatus.Cancelled, Minute);
+        // The record's end never reached the list (the update is one-way: a store outage or a silo's death loses it).
+        await list.Remove(video.Key.Session);
+        await list.Update(video);
+
+        var listed = Assert.Single((await cluster.Sessions.ListAsync(tenant, null, 10, false)).Videos);
+        Assert.Equal(SessionStatus.Cancelled, listed.Status);
+    }
+
+    [Fact]
     public async Task Admission_with_one_slot_queues_the_second_session_and_reports_its_position()
     {
         // 40 slowed steps (12 s): the first still runs, however loaded the machine, while the second's place is read.
