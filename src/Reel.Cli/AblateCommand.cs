@@ -130,7 +130,7 @@ public static class AblateCommand
         using var model = ReelModel.Load(weights);
         Console.Error.WriteLine($"{variant.Name}: evaluating {cases.Count} cases.");
         var report = EvalCommand.Run(cases, model.Config, model,
-            new EvalCommand.EvalSettings(1, Guidance: variant.Guidance, Size: Ablations.Size(model.Config)), cancel);
+            new EvalCommand.EvalSettings(1, Guidance: variant.Guidance, Size: Ablations.Size(model.Config), Expand: !variant.Overfit), cancel);
         var m = report.Generated["all"];
         var result = new AblationResult(variant.Name, variant.Change, variant.Trains ? run.Settings.Steps : 0, Round(training?.SamplesPerSecond),
             Round(training?.FinalLoss, 4), m.Clips, m.Colour, m.Shape, m.Count, m.Motion, m.Presence, m.LatentJump, Math.Round(clock.Elapsed.TotalSeconds));

@@ -136,11 +136,13 @@ public sealed class DiffusionTransformer : nn.Module
     private readonly FinalLayer final_layer;
     private readonly long _patch, _channels, _heads, _width;
     private readonly double _temporalRotaryBase;
+    private readonly bool _absolutePositions;
 
     public DiffusionTransformer(ModelConfig config) : base(nameof(DiffusionTransformer))
     {
         (_patch, _channels, _heads, _width) = (config.PatchSize, config.LatentChannels, config.DitHeads, config.DitWidth);
         _temporalRotaryBase = config.TemporalRotaryBase;
+        _absolutePositions = config.AbsolutePositions;
         var patchValues = _channels * _patch * _patch;
         x_embedder = new CastingLinear(patchValues, _width);
         t_embedder = new TimestepEmbedder(_width);
@@ -205,6 +207,7 @@ public sealed class DiffusionTransformer : nn.Module
         var patches = x.to(dtype).view(b, c, t, hp, _patch, wp, _patch).permute(0, 2, 3, 5, 1, 4, 6)
             .reshape(b, t, hp * wp, c * _patch * _patch);
         var tokens = x_embedder.forward(patches);
+        if (_absolutePositions) tokens = tokens + SinCosPositions(t, hp, wp, _width, x.device).to(dtype).view(1, t, hp * wp, _width);
         var conditioning = t_embedder.forward(timesteps);
         if (caption_pooling is not null) conditioning = conditioning + caption_pooling.forward(Pooled(caption, captionMask)).unsqueeze(1);
         conditioning = conditioning.to(dtype);
@@ -214,6 +217,25 @@ public sealed class DiffusionTransformer : nn.Module
         var output = final_layer.forward(tokens, conditioning)
             .view(b, t, hp, wp, c, _patch, _patch).permute(0, 4, 1, 2, 5, 3, 6).reshape(b, c, t, h, w);
         return output.to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Fixed sin-cos embeddings of each token's (frame, row, column) [T·H·W, width], the width split in three even parts
+    /// (time takes the remainder): any grid size gets its own, and a chunk's frames count from 0 like its rotary positions.
+    /// </summary>
+    public static Tensor SinCosPositions(long frames, long height, long width, long dims, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var spatialDims = 2 * (dims / 6);
+        Tensor Axis(long count, long axisDims)
+        {
+            var angles = outer(arange(count, float32, device), pow(10000.0, -arange(0, axisDims, 2, float32, device) / axisDims));
+            return cat([angles.sin(), angles.cos()], -1);
+        }
+        var t = Axis(frames, dims - 2 * spatialDims)[.., TensorIndex.None, TensorIndex.None, ..].expand(frames, height, width, -1);
+        var h = Axis(height, spatialDims)[TensorIndex.None, .., TensorIndex.None, ..].expand(frames, height, width, -1);
+        var w = Axis(width, spatialDims)[TensorIndex.None, TensorIndex.None, .., ..].expand(frames, height, width, -1);
+        return cat([t, h, w], -1).reshape(frames * height * width, dims).MoveToOuterDisposeScope();
     }
 
     /// <summary>The mean of the caption's real tokens [B, L, W] → [B, W], in float32.</summary>

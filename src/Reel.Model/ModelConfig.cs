@@ -69,6 +69,13 @@ public sealed record ModelConfig
     /// <summary>Base of the rotary frequencies along time (space keeps 10 000). Default 10 000.</summary>
     public double TemporalRotaryBase { get; init; } = 10000;
 
+    /// <summary>
+    /// Fixed 3D sin-cos positions added to the DiT's tokens besides the rotary ones (as DiT and the trial in
+    /// ../shared/reference did): rotary positions are relative, so a token learns its absolute place in the frame and
+    /// the chunk only from where the grid's edges are. Default false (weights written before this field).
+    /// </summary>
+    public bool AbsolutePositions { get; init; }
+
     public required int CaptionWidth { get; init; }
     public required int CaptionDepth { get; init; }
     public required int CaptionHeads { get; init; }

@@ -44,6 +44,21 @@ public class ShapeTests
 
     [Trait(Tier.Name, Tier.Fast)]
     [Fact]
+    public void Absolute_positions_tell_every_token_apart_and_mean_the_same_place_in_every_grid()
+    {
+        using var small = DiffusionTransformer.SinCosPositions(3, 4, 5, 96, CPU);
+        using var large = DiffusionTransformer.SinCosPositions(5, 6, 7, 96, CPU);
+        Assert.Equal([3L * 4 * 5, 96], small.shape);
+        using var distances = cdist(small, small);
+        using var offDiagonal = distances + eye(60) * 1e9;
+        Assert.True(offDiagonal.min().item<float>() > 0.1f);
+        // Token (t, h, w) of the small grid is token (t, h, w) of the large one.
+        using var shared = large.view(5, 6, 7, 96)[..3, ..4, ..5].reshape(60, 96);
+        Assert.True(allclose(small, shared));
+    }
+
+    [Trait(Tier.Name, Tier.Fast)]
+    [Fact]
     public void Folding_pixels_into_channels_is_undone_exactly()
     {
         using var x = TestModels.Noise(9, 2, 3, 5, 8, 12);
