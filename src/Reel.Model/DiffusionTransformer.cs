@@ -220,22 +220,14 @@ public sealed class DiffusionTransformer : nn.Module
     }
 
     /// <summary>
-    /// Fixed sin-cos embeddings of each token's (frame, row, column) [T·H·W, width], the width split in three even parts
-    /// (time takes the remainder): any grid size gets its own, and a chunk's frames count from 0 like its rotary positions.
+    /// Fixed sin-cos embeddings of each token's (frame, row, column) [T·H·W, dims] (<see cref="GridAngles"/>): any grid
+    /// size gets its own, and a chunk's frames count from 0 like its rotary positions.
     /// </summary>
     public static Tensor SinCosPositions(long frames, long height, long width, long dims, Device device)
     {
         using var scope = NewDisposeScope();
-        var spatialDims = 2 * (dims / 6);
-        Tensor Axis(long count, long axisDims)
-        {
-            var angles = outer(arange(count, float32, device), pow(10000.0, -arange(0, axisDims, 2, float32, device) / axisDims));
-            return cat([angles.sin(), angles.cos()], -1);
-        }
-        var t = Axis(frames, dims - 2 * spatialDims)[.., TensorIndex.None, TensorIndex.None, ..].expand(frames, height, width, -1);
-        var h = Axis(height, spatialDims)[TensorIndex.None, .., TensorIndex.None, ..].expand(frames, height, width, -1);
-        var w = Axis(width, spatialDims)[TensorIndex.None, TensorIndex.None, .., ..].expand(frames, height, width, -1);
-        return cat([t, h, w], -1).reshape(frames * height * width, dims).MoveToOuterDisposeScope();
+        var angles = GridAngles.Of(frames, height, width, dims, device);
+        return cat([angles.sin(), angles.cos()], -1).MoveToOuterDisposeScope();
     }
 
     /// <summary>The mean of the caption's real tokens [B, L, W] → [B, W], in float32.</summary>

@@ -100,26 +100,38 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>Position angles of a (T, H, W) token grid, what rotary and sin-cos positions are both made of.</summary>
+public static class GridAngles
+{
+    /// <summary>
+    /// Angles [T·H·W, dims / 2], row-major like the token order: each axis takes an even part of the dims (time the
+    /// remainder), so any grid — any size, aspect ratio, length, one frame — is valid and a position means the same
+    /// place in every grid. Space uses the usual base of 10 000; <paramref name="timeBase"/> sets time's.
+    /// </summary>
+    public static Tensor Of(long frames, long height, long width, long dims, Device device, double timeBase = 10000)
+    {
+        using var scope = NewDisposeScope();
+        var spatialDims = 2 * (dims / 6);
+        Tensor Axis(long count, long axisDims, double @base = 10000) =>
+            outer(arange(count, float32, device), pow(@base, -arange(0, axisDims, 2, float32, device) / axisDims));
+        var t = Axis(frames, dims - 2 * spatialDims, timeBase)[.., TensorIndex.None, TensorIndex.None, ..].expand(frames, height, width, -1);
+        var h = Axis(height, spatialDims)[TensorIndex.None, .., TensorIndex.None, ..].expand(frames, height, width, -1);
+        var w = Axis(width, spatialDims)[TensorIndex.None, TensorIndex.None, .., ..].expand(frames, height, width, -1);
+        return cat([t, h, w], -1).reshape(frames * height * width, dims / 2).MoveToOuterDisposeScope();
+    }
+}
+
 /// <summary>Rotary position tables: cos and sin of shape [N, headDim], each angle repeated for its pair of channels.</summary>
 public sealed record RotaryTable(Tensor Cos, Tensor Sin) : IDisposable
 {
     /// <summary>
-    /// 3D rotary positions over a (T, H, W) token grid, row-major like the token order. The head splits into
-    /// three even-sized parts for t, h and w, so any grid — any size, aspect ratio, length, one frame — is valid.
-    /// Space uses the usual base of 10 000; <paramref name="timeBase"/> sets time's (a few latent frames per chunk
-    /// leave most of 10 000's slow frequencies unused).
+    /// 3D rotary positions over a (T, H, W) token grid (<see cref="GridAngles"/>); time's base is its own (a few latent
+    /// frames per chunk leave most of 10 000's slow frequencies unused).
     /// </summary>
     public static RotaryTable ForGrid(long frames, long height, long width, long headDim, Device device, double timeBase = 10000)
     {
         using var scope = NewDisposeScope();
-        var spatialDims = 2 * (headDim / 6);
-        var timeDims = headDim - 2 * spatialDims;
-        Tensor Angles(long count, long dims, double @base = 10000) =>
-            outer(arange(count, float32, device), pow(@base, -arange(0, dims, 2, float32, device) / dims));
-        var t = Angles(frames, timeDims, timeBase)[.., TensorIndex.None, TensorIndex.None, ..].expand(frames, height, width, -1);
-        var h = Angles(height, spatialDims)[TensorIndex.None, .., TensorIndex.None, ..].expand(frames, height, width, -1);
-        var w = Angles(width, spatialDims)[TensorIndex.None, TensorIndex.None, .., ..].expand(frames, height, width, -1);
-        var angles = cat([t, h, w], -1).reshape(frames * height * width, headDim / 2).repeat_interleave(2, dim: 1);
+        var angles = GridAngles.Of(frames, height, width, headDim, device, timeBase).repeat_interleave(2, dim: 1);
         return new RotaryTable(angles.cos().MoveToOuterDisposeScope(), angles.sin().MoveToOuterDisposeScope());
     }
 
