@@ -55,8 +55,9 @@ public interface IGenerationSessionGrain : IGrainWithStringKey
     /// <summary>
     /// Called by the pool's admission queue: takes one of this silo's slots and starts the session. Null when the
     /// silo has no free slot (the queue tries again). Starting a session that already exists changes nothing.
+    /// <paramref name="share"/> is its tenant's share of the pool, which also weighs its denoising steps on the silo.
     /// </summary>
-    Task<SessionSnapshot?> Start(VideoRequest request, DateTimeOffset createdAt);
+    Task<SessionSnapshot?> Start(VideoRequest request, DateTimeOffset createdAt, double share = 1);
 
     /// <summary>
     /// Idempotent: an unfinished session that runs nowhere continues here from its last committed chunk. Null when this

@@ -33,7 +33,8 @@ public static class SiloCommands
         public readonly Option<int?> ManagementPort = new("--management-port") { Description = "Metrics, drain and dashboard, on 127.0.0.1 unless Reel:ManagementAddress opens it (default 9464)" };
         public readonly Option<TimeSpan?> DrainTimeout = new("--drain-timeout") { Description = "How long a stopping model silo lets its sessions commit and move on (default 00:05:00)" };
         public readonly Option<bool> Dashboard = new("--dashboard") { Description = "Orleans' dashboard on the management port at /dashboard" };
-        public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once (default 1)" };
+        public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once, their steps batched (default 1)" };
+        public readonly Option<int?> MaxBatch = new("--max-batch") { Description = "Chunks of one latent shape that take a denoising step together (default 8)" };
         public readonly Option<MigrationPolicy?> Migration = new("--migration") { Description = "After each chunk: stay, balance (move to a less loaded silo) or always (default stay)" };
         public readonly Option<FileInfo?> Tenants = new("--tenants") { Description = "The tenants file of the HTTP API (default ~/.config/reel/tenants.json)" };
         public readonly Option<string[]> ImageUrlHosts = new("--image-url-hosts") { Description = "Hosts whose https image URLs input_reference may name (default none)", AllowMultipleArgumentsPerToken = true };
@@ -47,7 +48,7 @@ public static class SiloCommands
         var command = new Command("silo", "Run a cluster member: a model silo (--model) or a plain one")
         {
             o.Model, o.Pool, o.Redis, o.Blob, o.Artifacts, o.State, o.ClusterId, o.ServiceId, o.AdvertiseIp, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions,
-            o.Migration, o.ManagementPort, o.DrainTimeout, o.Dashboard, o.TestStepDelay,
+            o.MaxBatch, o.Migration, o.ManagementPort, o.DrainTimeout, o.Dashboard, o.TestStepDelay,
         };
         o.ModelOptions.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(result, o, embedded: false, cancel)));
@@ -59,7 +60,7 @@ public static class SiloCommands
         var o = new Options();
         var command = new Command("serve", "Run Reel in one process: a model silo on localhost, state and artifacts in folders")
         {
-            o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions, o.Tenants, o.ImageUrlHosts,
+            o.Pool, o.Artifacts, o.State, o.SiloPort, o.GatewayPort, o.HttpPort, o.MaxSessions, o.MaxBatch, o.Tenants, o.ImageUrlHosts,
             o.ManagementPort, o.DrainTimeout, o.Dashboard, o.TestStepDelay,
         };
         o.ModelOptions.AddTo(command);
@@ -168,6 +169,7 @@ public static class SiloCommands
             options.SiloPort = result.GetValue(o.SiloPort) ?? options.SiloPort;
             options.GatewayPort = result.GetValue(o.GatewayPort) ?? options.GatewayPort;
             options.MaxSessions = result.GetValue(o.MaxSessions) ?? options.MaxSessions;
+            options.MaxBatch = result.GetValue(o.MaxBatch) ?? options.MaxBatch;
             options.Migration = result.GetValue(o.Migration) ?? options.Migration;
             options.Weights = result.GetValue(model.Weights)?.FullName ?? options.Weights;
             options.Config = result.GetValue(model.Config) ?? options.Config;

@@ -54,7 +54,7 @@ public sealed partial class GenerationSessionGrain(
         return Task.CompletedTask;
     }
 
-    public async Task<SessionSnapshot?> Start(VideoRequest request, DateTimeOffset createdAt)
+    public async Task<SessionSnapshot?> Start(VideoRequest request, DateTimeOffset createdAt, double share = 1)
     {
         if (state.RecordExists) return Snapshot();
         // A session that ran and finished has forgotten its work: the video's record says so, and nothing starts again.
@@ -68,6 +68,7 @@ public sealed partial class GenerationSessionGrain(
         }
         S.Request = request;
         S.CreatedAt = createdAt;
+        S.Share = share;
         S.StartedAt = DateTimeOffset.UtcNow;
         S.Silo = silo.SiloAddress.ToString();
         S.WeightsHash = options.WeightsHash;
@@ -376,7 +377,7 @@ public sealed partial class GenerationSessionGrain(
         span?.SetTag("reel.session", Key.Session);
         span?.SetTag("reel.chunk", chunk.Index);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var work = host.GenerateChunkAsync(request, chunk, video, steps, cancel);
+        var work = host.GenerateChunkAsync(request, chunk, video, steps, cancel, new TenantShare(Key.Tenant, S.Share));
         var seen = 0;
         while (!work.IsCompleted)
         {

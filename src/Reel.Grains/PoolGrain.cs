@@ -227,7 +227,7 @@ public sealed partial class PoolGrain(
             admitted = false;
             foreach (var entry in InTurn())
             {
-                var started = await PlaceAsync(entry.Key, full, session => session.Start(entry.Request, entry.CreatedAt));
+                var started = await PlaceAsync(entry.Key, full, session => session.Start(entry.Request, entry.CreatedAt, entry.Share));
                 if (started is null) continue;
                 state.State.Queue.Remove(entry);
                 var pass = Pass(entry.Key.Tenant);

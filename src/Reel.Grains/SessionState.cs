@@ -55,6 +55,9 @@ public sealed class SessionState
 
     /// <summary>Model time spent on the session (its chunks, a loop's first pass, the decode), as of the last commit.</summary>
     [Id(21)] public double ModelSeconds { get; set; }
+
+    /// <summary>The tenant's share of the pool when the session started: it weighs the session's steps on a model silo.</summary>
+    [Id(22)] public double Share { get; set; } = 1;
 }
 
 /// <summary>A <see cref="ChunkSpan"/> as stored.</summary>

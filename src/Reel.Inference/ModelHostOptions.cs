@@ -14,6 +14,12 @@ public sealed record ModelHostOptions
     /// <summary>Device and dtype. Default cpu, float32.</summary>
     public ModelRuntime Runtime { get; init; } = new();
 
+    /// <summary>
+    /// Chunks (of different sessions, with the same latent shape) that take a denoising step together in one DiT pass.
+    /// Default 8; 1 runs every step alone.
+    /// </summary>
+    public int MaxBatch { get; init; } = 8;
+
     /// <summary>Torch threads of this process. Default 1 (one per silo in tests; set to the cores of a dedicated host).</summary>
     public int Threads { get; init; } = 1;
 }

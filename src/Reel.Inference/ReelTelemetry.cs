@@ -17,6 +17,7 @@ public static class ReelTelemetry
 
     public static readonly Histogram<double> ChunkDuration = Meter.CreateHistogram<double>("reel.chunk.duration", "s", "Time to generate one chunk's latents");
     public static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>("reel.denoising_step.duration", "s", "Time of one denoising step");
+    public static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("reel.denoising_step.batch", "{chunk}", "Chunks that took one denoising step together");
     public static readonly Counter<long> FramesGenerated = Meter.CreateCounter<long>("reel.frames.generated", "{frame}", "Frames of finished videos");
     public static readonly Counter<long> SessionFailures = Meter.CreateCounter<long>("reel.session.failures", "{session}", "Sessions that failed");
     public static readonly Counter<long> SessionResumes = Meter.CreateCounter<long>("reel.session.resumes", "{session}", "Sessions continued from a commit on a new activation");

@@ -54,66 +54,141 @@ public static class FlowMatchingSampler
         return strength >= 1 ? shifted : shifted.Where(t => t < strength).Prepend(strength).ToArray();
     }
 
-    /// <summary>
-    /// Samples latents of <paramref name="shape"/> [1, C, T, H, W]. Draws, in this order from <paramref name="generator"/>:
-    /// the starting noise, then the noise of the given frames (both always, so the stream never depends on the mode).
-    /// </summary>
+    /// <summary>Samples latents of <paramref name="shape"/> [1, C, T, H, W] with one velocity evaluation at a time (see <see cref="FlowSampling"/>).</summary>
     public static Tensor Sample(IVelocityField field, long[] shape, GivenFrames given, SdeditStart? sdedit,
         SamplerSettings settings, Generator generator, Action<int, int>? onStep = null)
     {
-        using var scope = NewDisposeScope();
-        var device = given.Values.device;
-        var noise = randn(shape, device: device, generator: generator);
-        var givenNoise = randn(shape, device: device, generator: generator);
-        var frames = (int)shape[2];
-        var frameMask = tensor(given.Mask, device: device).unsqueeze(0);
-        var givenTimesteps = tensor(given.Sigma.Select(s => (float)s).ToArray(), device: device).unsqueeze(0);
-        var mask = frameMask.view(1, 1, frames, 1, 1);
-        var sigma = givenTimesteps.view(1, 1, frames, 1, 1);
-        var noisedGiven = (1 - sigma) * given.Values + sigma * givenNoise;
-
-        Tensor WriteBack(Tensor x) => where(mask, noisedGiven, x);
-        Tensor FrameTimesteps(double t) => where(frameMask, givenTimesteps, full([1L, frames], t, device: device));
-
-        var timesteps = Timesteps(settings.Steps, settings.Shift, sdedit?.Strength ?? 1.0);
-        var x = sdedit is null ? noise : (1 - timesteps[0]) * sdedit.Latents + timesteps[0] * noise;
-        for (var i = 0; i < timesteps.Length - 1; i++)
+        using var sampling = new FlowSampling(shape, given, sdedit, settings, generator);
+        while (!sampling.Done)
         {
-            using var step = NewDisposeScope();
-            var (t, next) = (timesteps[i], timesteps[i + 1]);
-            x = WriteBack(x);
-            var v = field.Velocity(x, FrameTimesteps(t));
-            var euler = x + (next - t) * v;
-            if (settings.Solver == FlowSolver.Heun && next > 0)
-            {
-                var vNext = field.Velocity(WriteBack(euler), FrameTimesteps(next));
-                euler = x + (next - t) * 0.5 * (v + vNext);
-            }
-            x = euler.MoveToOuterDisposeScope();
-            onStep?.Invoke(i + 1, timesteps.Length - 1);
+            var (x, t) = sampling.Query;
+            using var v = field.Velocity(x, t);
+            if (sampling.Accept(v)) onStep?.Invoke(sampling.Step, sampling.Steps);
         }
-        return where(mask, given.Values, x).MoveToOuterDisposeScope();
+        return sampling.Result();
     }
 }
 
 /// <summary>
-/// The DiT with a caption and classifier-free guidance: v = v(∅) + g·(v(caption) − v(∅)); one batched pass of both.
+/// One sample's integration in progress, asking for one velocity at a time (<see cref="Query"/>, then
+/// <see cref="Accept"/>), so that the steps of several samples can share a DiT pass. Draws, in this order from the
+/// generator: the starting noise, then the noise of the given frames (both always, so the stream never depends on the
+/// mode). Given frames are written back before every evaluation, so they come out exactly as given.
 /// </summary>
-public sealed class GuidedVelocity(DiffusionTransformer dit, CaptionTokens caption, CaptionTokens unconditional, double guidance)
-    : IVelocityField
+public sealed class FlowSampling : IDisposable
 {
-    public Tensor Velocity(Tensor x, Tensor frameTimesteps)
+    private readonly Tensor _frameMask, _givenTimesteps, _mask, _noisedGiven, _given;
+    private readonly double[] _timesteps;
+    private readonly FlowSolver _solver;
+    private readonly int _frames;
+    private Tensor _x;
+    private (Tensor X, Tensor Velocity, Tensor Euler)? _predictor;
+    private (Tensor X, Tensor FrameTimesteps)? _query;
+
+    public FlowSampling(long[] shape, GivenFrames given, SdeditStart? sdedit, SamplerSettings settings, Generator generator)
     {
+        Shape = shape;
+        _solver = settings.Solver;
+        _frames = (int)shape[2];
         using var scope = NewDisposeScope();
-        if (guidance == 1.0)
-            return dit.forward(x, frameTimesteps, caption.Tokens, caption.Mask).MoveToOuterDisposeScope();
-        var length = Math.Max(caption.Tokens.shape[1], unconditional.Tokens.shape[1]);
-        var tokens = cat([PadTo(caption.Tokens, length), PadTo(unconditional.Tokens, length)], 0);
-        var masks = cat([PadTo(caption.Mask, length), PadTo(unconditional.Mask, length)], 0);
-        var v = dit.forward(cat([x, x], 0), cat([frameTimesteps, frameTimesteps], 0), tokens, masks).chunk(2, 0);
-        return (v[1] + guidance * (v[0] - v[1])).MoveToOuterDisposeScope();
+        var device = given.Values.device;
+        var noise = randn(shape, device: device, generator: generator);
+        var givenNoise = randn(shape, device: device, generator: generator);
+        _frameMask = tensor(given.Mask, device: device).unsqueeze(0);
+        _givenTimesteps = tensor(given.Sigma.Select(s => (float)s).ToArray(), device: device).unsqueeze(0);
+        _mask = _frameMask.view(1, 1, _frames, 1, 1);
+        var sigma = _givenTimesteps.view(1, 1, _frames, 1, 1);
+        _noisedGiven = (1 - sigma) * given.Values + sigma * givenNoise;
+        _given = given.Values.alias();
+        _timesteps = FlowMatchingSampler.Timesteps(settings.Steps, settings.Shift, sdedit?.Strength ?? 1.0);
+        _x = sdedit is null ? noise : (1 - _timesteps[0]) * sdedit.Latents + _timesteps[0] * noise;
+        foreach (var owned in new[] { _frameMask, _givenTimesteps, _mask, _noisedGiven, _given, _x }) owned.DetachFromDisposeScope();
     }
 
-    private static Tensor PadTo(Tensor t, long length) =>
-        t.shape[1] == length ? t : nn.functional.pad(t, t.dim() == 3 ? [0, 0, 0, length - t.shape[1]] : [0, length - t.shape[1]]);
+    public long[] Shape { get; }
+
+    /// <summary>Steps done and in all.</summary>
+    public int Step { get; private set; }
+    public int Steps => _timesteps.Length - 1;
+    public bool Done => Step == Steps;
+
+    /// <summary>Where the velocity is wanted next: latents [1, C, T, H, W] and each frame's timestep [1, T]. Owned by this sampling.</summary>
+    public (Tensor X, Tensor FrameTimesteps) Query => _query ??= NextQuery();
+
+    private (Tensor X, Tensor FrameTimesteps) NextQuery()
+    {
+        if (Done) throw new InvalidOperationException("The sampling is done.");
+        var (t, next) = (_timesteps[Step], _timesteps[Step + 1]);
+        using var scope = NewDisposeScope();
+        var query = _predictor is { } p
+            ? (X: WriteBack(p.Euler), T: FrameTimesteps(next))
+            : (X: WriteBack(_x), T: FrameTimesteps(t));
+        query.X.DetachFromDisposeScope();
+        query.T.DetachFromDisposeScope();
+        return query;
+    }
+
+    /// <summary>Takes the velocity at <see cref="Query"/>; true when that finished a step (Heun's first evaluation does not).</summary>
+    public bool Accept(Tensor velocity)
+    {
+        var (x, frameTimesteps) = Query;
+        _query = null;
+        frameTimesteps.Dispose();
+        var (t, next) = (_timesteps[Step], _timesteps[Step + 1]);
+        using var scope = NewDisposeScope();
+        if (_predictor is { } p)
+        {
+            x.Dispose();
+            Replace((p.X + (next - t) * 0.5 * (p.Velocity + velocity)).DetachFromDisposeScope());
+            p.X.Dispose();
+            p.Velocity.Dispose();
+            p.Euler.Dispose();
+            _predictor = null;
+            Step++;
+            return true;
+        }
+        var euler = (x + (next - t) * velocity).DetachFromDisposeScope();
+        if (_solver == FlowSolver.Heun && next > 0)
+        {
+            _predictor = (x, velocity.clone().DetachFromDisposeScope(), euler);
+            return false;
+        }
+        x.Dispose();
+        Replace(euler);
+        Step++;
+        return true;
+    }
+
+    /// <summary>The sampled latents [1, C, T, H, W] with the given frames exactly as given; the caller owns them.</summary>
+    public Tensor Result()
+    {
+        if (!Done) throw new InvalidOperationException($"The sampling is at step {Step} of {Steps}.");
+        return where(_mask, _given, _x);
+    }
+
+    private void Replace(Tensor x)
+    {
+        _x.Dispose();
+        _x = x;
+    }
+
+    private Tensor WriteBack(Tensor x) => where(_mask, _noisedGiven, x);
+
+    private Tensor FrameTimesteps(double t) => where(_frameMask, _givenTimesteps, full([1L, _frames], t, device: _x.device));
+
+    public void Dispose()
+    {
+        if (_query is { } q)
+        {
+            q.X.Dispose();
+            q.FrameTimesteps.Dispose();
+        }
+        if (_predictor is { } p)
+        {
+            p.X.Dispose();
+            p.Velocity.Dispose();
+            p.Euler.Dispose();
+        }
+        foreach (var owned in new[] { _frameMask, _givenTimesteps, _mask, _noisedGiven, _given, _x }) owned.Dispose();
+    }
 }

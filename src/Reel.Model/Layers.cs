@@ -78,8 +78,29 @@ public sealed class CastingLinear : nn.Module<Tensor, Tensor>
     public Parameter Weight => weight;
     public Parameter? Bias => bias;
 
-    public override Tensor forward(Tensor x) =>
-        x.dtype == weight.dtype ? nn.functional.linear(x, weight, bias) : nn.functional.linear(x, weight.to(x.dtype), bias?.to(x.dtype));
+    /// <summary>
+    /// Inputs with fewer rows are padded to this many. libtorch's CPU float32 GEMM takes another kernel for a handful
+    /// of rows (measured: 1–3, 5–7 and 9–11 rows give other bits than the same rows inside a larger input, 12 or more
+    /// never do), so without it a row's result would depend on how many rows it shares the call with — and a
+    /// session's steps could not be batched with other sessions' and stay bit-identical to running alone.
+    /// </summary>
+    public const long MinRows = 16;
+
+    /// <summary>
+    /// Every input is computed as rows [N, in] (one fused multiply-add with the bias): libtorch computes a 3D input
+    /// as a product then a separate bias add, other bits than the same rows in 2D.
+    /// </summary>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var (w, b) = x.dtype == weight.dtype ? (weight, bias) : (weight.to(x.dtype), bias?.to(x.dtype));
+        var rows = x.numel() / x.shape[^1];
+        var flat = x.reshape(rows, x.shape[^1]);
+        var y = rows >= MinRows || rows == 0
+            ? nn.functional.linear(flat, w, b)
+            : nn.functional.linear(nn.functional.pad(flat, [0, 0, 0, MinRows - rows]), w, b)[..(int)rows];
+        return y.reshape([.. x.shape[..^1], w.shape[0]]).MoveToOuterDisposeScope();
+    }
 }
 
 public sealed class FeedForward : nn.Module<Tensor, Tensor>

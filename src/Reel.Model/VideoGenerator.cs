@@ -66,13 +66,23 @@ public sealed class VideoGenerator(ReelModel model)
     /// </summary>
     public Tensor GenerateChunk(GenerationRequest request, ChunkSpan chunk, Tensor? previous, IGenerationProgress? progress = null)
     {
-        var latents = SampleChunk(request, chunk, previous, progress);
+        using var sampling = StartChunk(request, chunk, previous);
+        while (!sampling.Done)
+            if (ChunkSampling.StepTogether(model.Dit, Config.MaxCaptionTokens, [sampling])[0])
+                progress?.OnStep(chunk, sampling.Step, sampling.Steps);
+        var latents = sampling.Result();
+        progress?.OnChunk(chunk);
         // The chunk's temporaries are freed: give their heap memory back before the next chunk (see NativeMemoryPolicy).
         NativeMemoryPolicy.ReleaseFreedMemory();
         return latents;
     }
 
-    private Tensor SampleChunk(GenerationRequest request, ChunkSpan chunk, Tensor? previous, IGenerationProgress? progress)
+    /// <summary>
+    /// A chunk ready to be denoised step by step, alone (<see cref="GenerateChunk"/>) or together with other
+    /// sessions' chunks (<see cref="ChunkSampling.StepTogether"/>). <paramref name="previous"/> is the video's latents
+    /// so far (at least up to chunk.Start + overlap); null for the first chunk.
+    /// </summary>
+    public ChunkSampling StartChunk(GenerationRequest request, ChunkSpan chunk, Tensor? previous)
     {
         if (chunk.GivenFromPrevious > 0 && (previous is null || previous.shape[2] < chunk.Start + chunk.GivenFromPrevious))
             throw new ModelException($"Chunk {chunk.Index} continues from latent frames {chunk.Start}..{chunk.Start + chunk.GivenFromPrevious} that are not given.");
@@ -101,16 +111,14 @@ public sealed class VideoGenerator(ReelModel model)
 
         var edit = request.Edit is null ? null
             : new SdeditStart(request.Edit.Latents[.., .., chunk.Start..chunk.End].to(model.Device), request.Edit.Strength);
-        using var caption = model.CaptionEncoder.Encode([request.Prompt]);
-        using var unconditional = model.CaptionEncoder.Encode([""]);
-        var field = new GuidedVelocity(model.Dit, caption, unconditional, request.Guidance ?? Config.DefaultGuidance);
         var tokens = chunk.Length * (h / Config.PatchSize) * (w / Config.PatchSize);
         var settings = new SamplerSettings(request.Steps ?? Config.DefaultSteps, FlowMatchingSampler.ShiftFor(Config, tokens), request.Solver);
         using var generator = new Generator(chunk.Seed, model.Device);
-        var latents = FlowMatchingSampler.Sample(field, shape, new GivenFrames(values, mask, sigma), edit, settings, generator,
-            progress is null ? null : (step, steps) => progress.OnStep(chunk, step, steps));
-        progress?.OnChunk(chunk);
-        return latents.MoveToOuterDisposeScope();
+        var flow = new FlowSampling(shape, new GivenFrames(values, mask, sigma), edit, settings, generator);
+        var caption = model.CaptionEncoder.Encode([request.Prompt]);
+        var unconditional = model.CaptionEncoder.Encode([""]);
+        foreach (var owned in new[] { caption.Tokens, caption.Mask, unconditional.Tokens, unconditional.Mask }) owned.DetachFromDisposeScope();
+        return new ChunkSampling(chunk, flow, caption, unconditional, request.Guidance ?? Config.DefaultGuidance);
     }
 
     /// <summary>Appends a chunk's new frames (dropping the overlap) to the video's latents so far.</summary>

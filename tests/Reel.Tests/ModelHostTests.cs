@@ -46,6 +46,100 @@ public class ModelHostTests
     }
 
     [Fact]
+    public async Task Chunks_of_several_sessions_stepped_together_equal_each_chunk_run_alone()
+    {
+        var (host, weights) = Host();
+        using (host)
+        {
+            GenerationRequest[] requests =
+            [
+                Request,
+                Request with { Prompt = "two blue squares slide to the left while a green triangle waits", Seed = 9 },
+                Request with { Prompt = "", Seed = 5, Guidance = 1.0 },
+                Request with { Seed = 6, Solver = FlowSolver.Heun, Guidance = 6.0 },
+                Request with { Size = new VideoSize(48, 32), Seed = 7 },
+            ];
+            using var model = ReelModel.Load(weights);
+            var generator = new VideoGenerator(model);
+            var chunks = requests.Select(r => generator.Plan(r).Chunks[0]).ToArray();
+            var alone = requests.Select((r, i) =>
+            {
+                using var latents = generator.GenerateChunk(r, chunks[i], null);
+                return LatentDigest.Of(latents);
+            }).ToArray();
+
+            // Hold the host while every chunk arrives, so that they all join the same steps.
+            var steps = new StepLog();
+            using var release = new ManualResetEventSlim();
+            var blocker = host.Enqueue(_ => release.Wait(TimeSpan.FromSeconds(10)));
+            var hosted = requests.Select((r, i) => host.GenerateChunkAsync(r, chunks[i], null, steps.For(i))).ToArray();
+            release.Set();
+            await blocker;
+            var results = await Task.WhenAll(hosted);
+            try
+            {
+                Assert.Equal(alone, results.Select(LatentDigest.Of).ToArray());
+            }
+            finally
+            {
+                foreach (var latents in results) latents.Dispose();
+            }
+            // The Euler chunks of one shape took their steps together: each one's first step came before any one's second.
+            var euler = steps.Events.Where(e => e.Chunk < 3).ToList();
+            Assert.All(euler.Take(3), e => Assert.Equal(1, e.Step));
+            Assert.Equal(3, euler.Take(3).Select(e => e.Chunk).Distinct().Count());
+        }
+    }
+
+    [Fact]
+    public async Task Two_tenants_with_shares_1_and_3_submitting_continuously_get_steps_within_10_percent_of_1_to_3()
+    {
+        var folder = TestModels.TempFolder();
+        using (var model = TestModels.Active(seed: 12)) model.Save(folder);
+        using var host = new ModelHost(new ModelHostOptions { Weights = folder, Threads = 1, MaxBatch = 2 });
+        var steps = new StepLog();
+        var owners = new[] { new TenantShare("light", 1), new TenantShare("heavy", 3) };
+        var request = Request with { Steps = 1000 };
+        var chunk = new VideoGenerator(await host.Loaded).Plan(request).Chunks[0];
+        using var stop = new CancellationTokenSource();
+        // Two sessions per tenant, so that more chunks wait than a step takes.
+        var sessions = Enumerable.Range(0, 4).Select(i => host.GenerateChunkAsync(request, chunk, null, steps.For(i % 2), stop.Token, owners[i % 2])).ToArray();
+        Assert.True(SpinWait.SpinUntil(() => steps.Events.Count >= 400, TimeSpan.FromSeconds(60)));
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.WhenAll(sessions));
+        var counted = steps.Events.Take(400).ToList();
+        var ratio = (double)counted.Count(e => e.Chunk == 1) / counted.Count(e => e.Chunk == 0);
+        Assert.InRange(ratio, 3 * 0.9, 3 * 1.1);
+    }
+
+    private sealed class StepLog
+    {
+        private readonly List<(int Chunk, int Step)> _events = [];
+
+        public List<(int Chunk, int Step)> Events
+        {
+            get
+            {
+                lock (_events) return [.. _events];
+            }
+        }
+
+        public IGenerationProgress For(int chunk) => new Recorder(this, chunk);
+
+        private sealed class Recorder(StepLog log, int chunk) : IGenerationProgress
+        {
+            public void OnStep(ChunkSpan span, int step, int steps)
+            {
+                lock (log._events) log._events.Add((chunk, step));
+            }
+
+            public void OnChunk(ChunkSpan span)
+            {
+            }
+        }
+    }
+
+    [Fact]
     public async Task Requests_are_served_in_order_and_a_cancelled_one_is_skipped()
     {
         var (host, _) = Host();
