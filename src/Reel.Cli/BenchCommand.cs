@@ -47,7 +47,7 @@ public static class BenchCommand
             Console.WriteLine(JsonSerializer.Serialize(figures, CommandErrors.Json));
             return Task.CompletedTask;
         }));
-        return new Command("bench", "Benchmarks (figures, not pass/fail)") { model, decode, TrainBenchCommand.Create(), LongBenchCommand.Create(), LongBenchCommand.ClusterRun() };
+        return new Command("bench", "Benchmarks (figures, not pass/fail)") { model, decode, TrainBenchCommand.Create(), LongBenchCommand.Create(), LongBenchCommand.ClusterRun(), ServeBenchCommand.Create() };
     }
 
     private static async Task<ModelBench> RunModelBench(int threads, int repeats, CancellationToken cancel)

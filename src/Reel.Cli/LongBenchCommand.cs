@@ -318,7 +318,7 @@ public static class LongBenchCommand
         }, cancel);
     }
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, CancellationToken cancel)
+    internal static async Task WaitAsync(Func<Task<bool>> condition, CancellationToken cancel)
     {
         var deadline = DateTime.UtcNow.AddMinutes(10);
         while (true)
@@ -336,7 +336,7 @@ public static class LongBenchCommand
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
