@@ -157,7 +157,7 @@ public static class SiloCommands
     private static async Task RunAsync(ParseResult result, Options o, bool embedded, CancellationToken cancel)
     {
         var model = o.ModelOptions;
-        var (config, _) = model.Resolve(result);
+        var (config, _) = model.Resolve(result, fasterDtypeAllowed: true);
         await using var app = ReelHost.Build(options =>
         {
             ApplyShared(result, o, options);

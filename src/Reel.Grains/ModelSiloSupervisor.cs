@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Reel.Abstractions;
 using System.Diagnostics.Metrics;
 using Reel.Inference;
+using Reel.Model;
 
 namespace Reel.Grains;
 
@@ -23,7 +24,9 @@ public sealed partial class ModelSiloSupervisor(
         ServedModel served;
         try
         {
-            var config = (await host.Loaded.WaitAsync(stopping)).Config;
+            var model = await host.Loaded.WaitAsync(stopping);
+            var config = model.Config;
+            LogServing(options.Pool, config.Name, ModelRuntime.DtypeName(model.Runtime.Dtype), host.MaxBatch, host.DtypeTiming?.ToString() ?? "as configured");
             served = new ServedModel(config.Name, [.. config.Sizes.Select(s => s.ToString())], config.SizeMultiple, config.FrameRate, config.MaxSeconds, config.Durations);
         }
         catch (Exception e) when (!stopping.IsCancellationRequested)
@@ -81,6 +84,9 @@ public sealed partial class ModelSiloSupervisor(
 
     [LoggerMessage(LogLevel.Critical, "The model failed to load: this silo takes no sessions of pool {Pool}")]
     private partial void LogLoadFailed(Exception e, string pool);
+
+    [LoggerMessage(LogLevel.Information, "Serving pool {Pool}: model {Model} in {Dtype}, steps batched up to {MaxBatch} chunks (dtype: {Choice})")]
+    private partial void LogServing(string pool, string model, string dtype, int maxBatch, string choice);
 
     [LoggerMessage(LogLevel.Debug, "Load report to the pool failed: {Reason}")]
     private partial void LogReportFailed(string reason);

@@ -125,7 +125,12 @@ public static class ReelHost
         var loaded = services.GetRequiredService<ModelHost>().Loaded;
         return loaded.Status switch
         {
-            TaskStatus.RanToCompletion => Results.Ok(new { status = "ok", role = SiloMetadataKeys.ModelRole, pool = options.Pool, weights = services.GetRequiredService<Reel.Grains.ModelSiloOptions>().WeightsHash }),
+            TaskStatus.RanToCompletion => Results.Ok(new
+            {
+                status = "ok", role = SiloMetadataKeys.ModelRole, pool = options.Pool,
+                weights = services.GetRequiredService<Reel.Grains.ModelSiloOptions>().WeightsHash,
+                dtype = Reel.Model.ModelRuntime.DtypeName(loaded.Result.Runtime.Dtype),
+            }),
             TaskStatus.Faulted => Results.Json(new { status = "failed", error = loaded.Exception!.InnerException!.Message }, statusCode: 503),
             _ => Results.Json(new { status = "loading" }, statusCode: 503),
         };

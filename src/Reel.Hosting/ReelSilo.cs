@@ -30,14 +30,15 @@ public static class ReelSilo
         {
             // Computed from the folder the model host loads, never typed in by an operator.
             var weightsHash = ModelSource.WeightsHash(options.Weights, options.Config);
-            var runtime = new ModelRuntime(options.Device, ModelRuntime.ParseDtype(options.Dtype));
+            var faster = options.Dtype == ModelRuntime.FasterDtype;
+            var runtime = new ModelRuntime(options.Device, faster ? TorchSharp.torch.ScalarType.Float32 : ModelRuntime.ParseDtype(options.Dtype));
             runtime.ResolveDevice();
             metadata[SiloMetadataKeys.Pool] = options.Pool;
             metadata[SiloMetadataKeys.Weights] = weightsHash;
             silo.Services.AddSingleton(new ModelHostOptions
             {
                 Weights = options.Weights, Config = options.Config, Runtime = runtime, Threads = options.Threads,
-                MaxBatch = options.MaxBatch,
+                MaxBatch = options.MaxBatch, FasterDtype = faster,
             });
             silo.Services.AddSingleton(sp => new ModelHost(sp.GetRequiredService<ModelHostOptions>()));
             silo.Services.AddSingleton(new ModelSiloOptions

@@ -56,6 +56,7 @@ public sealed class ReelSiloOptions
     public string? Config { get; set; }
 
     public string Device { get; set; } = "cpu";
+    /// <summary>float32, bfloat16, or <c>auto</c> (<see cref="Reel.Model.ModelRuntime.FasterDtype"/>): whichever this machine serves faster, measured at start. Default float32.</summary>
     public string Dtype { get; set; } = "float32";
 
     /// <summary>Torch threads of the model host. Default 1; set to the cores a model silo owns.</summary>

@@ -32,6 +32,9 @@ public sealed class ModelHost : IDisposable
     /// <summary>Completes when the weights are loaded; faults with the load error (bad weights folder, device).</summary>
     public Task<ReelModel> Loaded => _loaded.Task;
 
+    /// <summary>With <see cref="ModelHostOptions.FasterDtype"/>: what each precision measured, set before <see cref="Loaded"/> completes.</summary>
+    public PrecisionTiming? DtypeTiming { get; private set; }
+
     /// <summary>Chunks taken by one denoising step at most.</summary>
     public int MaxBatch => _chunks.MaxBatch;
 
@@ -88,7 +91,13 @@ public sealed class ModelHost : IDisposable
         {
             set_num_threads(options.Threads);
             var clock = Stopwatch.StartNew();
-            model = ModelSource.Open(options.Weights, options.Config, options.Runtime);
+            var runtime = options.Runtime;
+            if (options.FasterDtype)
+            {
+                DtypeTiming = PrecisionProbe.Serving(ModelSource.ConfigFor(options.Weights, options.Config), runtime.Device);
+                runtime = runtime with { Dtype = DtypeTiming.Faster };
+            }
+            model = ModelSource.Open(options.Weights, options.Config, runtime);
             ReelTelemetry.ModelLoaded(clock.Elapsed);
             _loaded.TrySetResult(model);
         }

@@ -15,6 +15,12 @@ public sealed record ModelHostOptions
     public ModelRuntime Runtime { get; init; } = new();
 
     /// <summary>
+    /// Serve in whichever of float32 and bfloat16 this machine runs faster, measured when the host starts
+    /// (<see cref="PrecisionProbe.Serving"/>); <see cref="Runtime"/>'s dtype is then ignored. Default false.
+    /// </summary>
+    public bool FasterDtype { get; init; }
+
+    /// <summary>
     /// Chunks (of different sessions, with the same latent shape) that take a denoising step together in one DiT pass.
     /// Default 8; 1 runs every step alone.
     /// </summary>

@@ -35,4 +35,36 @@ public static class PrecisionProbe
         }
         return new PrecisionTiming(Best(ScalarType.Float32), Best(ScalarType.BFloat16));
     }
+
+    /// <summary>
+    /// What serving <paramref name="config"/> costs in each precision on <paramref name="device"/>: one guided denoising
+    /// step of a chunk at the default size (a DiT pass of two rows) and the streaming decode of that chunk, on fresh
+    /// weights (the cost does not depend on their values).
+    /// </summary>
+    public static PrecisionTiming Serving(ModelConfig config, string device)
+    {
+        var (h, w) = (config.DefaultSize.Height / config.SpatialCompression, config.DefaultSize.Width / config.SpatialCompression);
+        var models = new Dictionary<ScalarType, ReelModel>();
+        try
+        {
+            foreach (var type in new[] { ScalarType.Float32, ScalarType.BFloat16 }) models[type] = ReelModel.Create(config, new ModelRuntime(device, type));
+            var target = models[ScalarType.Float32].Device;
+            using var latents = randn([1, config.LatentChannels, config.ChunkLatentFrames, h, w], device: target);
+            using var rows = cat([latents, latents], 0);
+            using var timesteps = full([2L, config.ChunkLatentFrames], 0.5, device: target);
+            using var caption = zeros([2L, config.MaxCaptionTokens, config.CaptionWidth], device: target);
+            using var mask = ones([2L, config.MaxCaptionTokens], ScalarType.Bool, device: target);
+            using var noGrad = no_grad();
+            return Measure(type =>
+            {
+                var model = models[type];
+                model.Dit.forward(rows, timesteps, caption, mask).Dispose();
+                foreach (var frames in model.DecodeLatents(latents)) frames.Dispose();
+            }, repeats: 2);
+        }
+        finally
+        {
+            foreach (var model in models.Values) model.Dispose();
+        }
+    }
 }

@@ -21,6 +21,12 @@ public sealed record ModelRuntime(string Device = "cpu", ScalarType Dtype = Scal
         }
     }
 
+    /// <summary>The dtype a model silo takes for "whichever of float32 and bfloat16 runs faster here, measured at start".</summary>
+    public const string FasterDtype = "auto";
+
+    /// <summary>The name <see cref="ParseDtype"/> reads back: float32 or bfloat16.</summary>
+    public static string DtypeName(ScalarType dtype) => dtype == ScalarType.BFloat16 ? "bfloat16" : "float32";
+
     public static ScalarType ParseDtype(string name) => name.ToLowerInvariant() switch
     {
         "float32" or "fp32" => ScalarType.Float32,

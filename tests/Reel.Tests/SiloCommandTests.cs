@@ -30,6 +30,20 @@ public sealed class SiloCommandTests
     }
 
     [Fact]
+    public async Task Serve_with_dtype_auto_says_which_dtype_it_measured_faster_and_batches_two_sessions()
+    {
+        using var serve = ReelServer.Start(["serve", "--artifacts", TestModels.TempFolder(), "--state", TestModels.TempFolder(), "--dtype", "auto", "--max-sessions", "2"]);
+        await serve.HealthyAsync();
+        using var web = new HttpClient();
+        var health = JsonDocument.Parse(await web.GetStringAsync($"http://127.0.0.1:{serve.HttpPort}/healthz")).RootElement;
+        Assert.Contains(health.GetProperty("dtype").GetString(), new[] { "float32", "bfloat16" });
+        await using var client = await ReelClient.ConnectAsync(c => c.UseLocalhostClustering(serve.GatewayPort));
+        var created = await Task.WhenAll(new ulong[] { 3, 4 }.Select(seed =>
+            client.Sessions.CreateAsync("acme", "default", new VideoRequest { Prompt = "a red ball", Width = 32, Height = 32, Frames = 9, Seed = seed })));
+        foreach (var session in created) Assert.Equal(SessionStatus.Completed, (await client.WaitFor(session.Key, s => s.IsFinished, serve)).Status);
+    }
+
+    [Fact]
     public async Task A_model_silo_joins_a_Redis_cluster_and_makes_a_video()
     {
         using var redis = new RedisFixture();
