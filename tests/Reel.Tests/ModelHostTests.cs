@@ -112,6 +112,23 @@ public class ModelHostTests
         Assert.InRange(ratio, 3 * 0.9, 3 * 1.1);
     }
 
+    [Fact]
+    public void Chunks_of_different_shapes_take_turns_and_a_step_never_mixes_shapes()
+    {
+        var scheduler = new StepScheduler<string>(maxBatch: 4);
+        foreach (var (job, owner, shape) in new[] { ("a1", "x", "A"), ("a2", "x", "A"), ("b1", "y", "B"), ("b2", "z", "B") })
+            scheduler.Add(job, new TenantShare(owner, 1), shape);
+        var batches = Enumerable.Range(0, 6).Select(_ => scheduler.NextBatch()).ToList();
+        Assert.All(batches, b => Assert.Single(b.Select(j => j[0]).Distinct()));
+        // Shape a holds one tenant's two chunks, shape b two tenants' one each: every tenant gets the same chunk-steps,
+        // so b (two tenants) takes twice as many turns as a.
+        var tenantOf = new Dictionary<string, string> { ["a1"] = "x", ["a2"] = "x", ["b1"] = "y", ["b2"] = "z" };
+        var stepsOf = batches.SelectMany(b => b).GroupBy(j => tenantOf[j]).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal([4, 4, 4], stepsOf.Values);
+        Assert.Equal(2, batches.Count(b => b[0][0] == 'a'));
+        Assert.Equal(4, batches.Count(b => b[0][0] == 'b'));
+    }
+
     private sealed class StepLog
     {
         private readonly List<(int Chunk, int Step)> _events = [];
