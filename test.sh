@@ -61,6 +61,10 @@ install_prerequisites() {
 
 dotnet build Orleans.sln -c Release -nologo -v quiet --tl:off
 
+# In-process hosts and the reel processes the tests start log at warning and above (the log stays readable, and a
+# failing test still shows its process's warnings); set Logging__LogLevel__Default=Information to see everything.
+export Logging__LogLevel__Default="${Logging__LogLevel__Default:-Warning}"
+
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 status=0
