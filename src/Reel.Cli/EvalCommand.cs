@@ -95,6 +95,7 @@ public static class EvalCommand
         var results = new List<CaseResult>();
         var psnr = new List<double>();
         var clock = Stopwatch.StartNew();
+        using var log = Console.IsErrorRedirected ? new ProgressLog("cases", cases.Count) : null;
         for (var i = 0; i < cases.Count; i++)
         {
             var c = cases[i];
@@ -136,7 +137,8 @@ public static class EvalCommand
                 clips.Add(new ClipResult(seed, caption, generatedScores, Score(truth.Frames), roundTripScores));
             }
             results.Add(new CaseResult(c.Line, c.Prompt, c.KnownWords, c.Expected.Objects.Count, c.Expected.Occluder == true, c.Chunks, size.ToString(), clips));
-            if (!Console.IsErrorRedirected) Console.Error.Write($"\r{i + 1}/{cases.Count} cases, {clock.Elapsed.TotalSeconds:0} s");
+            if (log is null) Console.Error.Write($"\r{i + 1}/{cases.Count} cases, {clock.Elapsed.TotalSeconds:0} s");
+            else log.Done(i + 1, $"case {i + 1} (line {c.Line})");
         }
         if (!Console.IsErrorRedirected) Console.Error.WriteLine();
         return new EvalReport(config.Name, model?.WeightsHash ?? (model is null ? "none" : "fresh"), settings.Repeats, results,

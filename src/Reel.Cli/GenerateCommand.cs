@@ -75,7 +75,7 @@ public static class GenerateCommand
         var loadSeconds = clock.Elapsed.TotalSeconds;
         var generator = new VideoGenerator(model);
         var modes = new VideoModes(generator, config);
-        using var progress = ProgressDisplay.Start(!result.GetValue(o.Json) && !Console.IsErrorRedirected);
+        using var progress = ProgressDisplay.Start(!result.GetValue(o.Json) && !Console.IsErrorRedirected, quiet: result.GetValue(o.Json));
         var chunkTimes = new ChunkTimer(progress);
         clock.Restart();
         using var job = Build(compiled, modes, generator, chunkTimes);
