@@ -64,6 +64,9 @@ public static class GenerateCommand
         var spritesheet = result.GetValue(o.Spritesheet)?.FullName;
         foreach (var image in new[] { thumbnail, spritesheet }.OfType<string>()) MediaWriter.RequireExtension(image, MediaWriter.ImageExtensions);
         var (config, _) = o.Model.Resolve(result);
+        if (request.Width is { } width && request.Height is { } height
+            && SizeRule.Choose(config.Name, config.Sizes, config.SizeMultiple, new VideoSize(width, height)).Note is { } note)
+            Console.Error.WriteLine(note);
         var inputs = request.Inputs.Select(i => new CompilerInput(null, i.File)).ToList();
         using var compiled = await RequestCompiler.CompileAsync(request, config, inputs, cancel);
         var generation = compiled.Generation;

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Reel.Abstractions;
+using Reel.Model;
 using Reel.Requests;
 using Reel.Storage;
 
@@ -249,10 +250,16 @@ public static class GatewayEndpoints
         (int Width, int Height)? frameSize = null;
         if (form["size"] is { } sizeText)
         {
-            frameSize = (served is null ? ServedRequests.Parse(sizeText) : ServedRequests.MapSize(served, sizeText))
-                ?? throw new ApiException(ApiError.Invalid(served is null ? $"'size' must be WIDTHxHEIGHT in pixels, got '{sizeText}'."
-                    : $"Size '{sizeText}' is not served by '{ServedRequests.ModelId(served.Name)}'; use one of {string.Join(", ", served.Sizes.Concat(ServedRequests.StandardSizes))}.",
-                    "size", "invalid_value"));
+            var parsed = ServedRequests.Parse(sizeText)
+                ?? throw new ApiException(ApiError.Invalid($"'size' must be WIDTHxHEIGHT in pixels, got '{sizeText}'.", "size", "invalid_value"));
+            try
+            {
+                frameSize = served is null ? parsed : ServedRequests.MapSize(served, new VideoSize(parsed.Width, parsed.Height));
+            }
+            catch (ModelException e)
+            {
+                throw new ApiException(ApiError.Invalid(e.Message, "size", "invalid_value"));
+            }
         }
         var request = new VideoRequest
         {

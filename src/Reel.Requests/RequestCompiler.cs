@@ -106,7 +106,8 @@ public static class RequestCompiler
         var generation = new GenerationRequest
         {
             Prompt = caption, Seed = request.Seed,
-            Size = RequestedSize(request) ?? inputSize ?? config.DefaultSize,
+            Size = RequestedSize(request) is { } asked ? SizeRule.Choose(config.Name, config.Sizes, config.SizeMultiple, asked).Size
+                : inputSize ?? config.DefaultSize,
             Frames = request.Frames ?? FrameCount.ForSeconds(config, SecondsOf(request)),
             Steps = request.Steps, Guidance = request.Guidance, Solver = solver,
         };
@@ -136,11 +137,7 @@ public static class RequestCompiler
         request.Width is { } width && request.Height is { } height ? new VideoSize(width, height) : null;
 
     /// <summary>The model's size whose aspect ratio is nearest a <paramref name="width"/> × <paramref name="height"/> input's.</summary>
-    public static VideoSize NearestSize(ModelConfig config, int width, int height)
-    {
-        var aspect = Math.Log((double)width / height);
-        return config.Sizes.MinBy(s => Math.Abs(Math.Log((double)s.Width / s.Height) - aspect));
-    }
+    public static VideoSize NearestSize(ModelConfig config, int width, int height) => SizeRule.Nearest(config.Sizes, new VideoSize(width, height));
 
     /// <summary>
     /// Applies the rules and reads the inputs (given in <see cref="VideoRequest.Inputs"/> order) at the output size.
