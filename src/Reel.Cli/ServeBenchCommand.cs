@@ -32,24 +32,26 @@ public static class ServeBenchCommand
         var steps = new Option<int?>("--steps") { Description = "Denoising steps per chunk (default: each configuration's)" };
         var threads = new Option<int>("--threads") { Description = "Torch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var maxBatch = new Option<int>("--max-batch") { Description = "The silo's --max-batch", DefaultValueFactory = _ => 8 };
+        var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16, for the silo and the bare model", DefaultValueFactory = _ => "float32" };
         var json = new Option<FileInfo?>("--json") { Description = "Write every figure to this JSON file" };
         var plot = new Option<FileInfo?>("--plot") { Description = "Write the throughput plot (PNG) here", DefaultValueFactory = _ => new FileInfo("out/bench-serve.png") };
         var command = new Command("serve", "Throughput and latency of 1-8 concurrent sessions on one model silo, against one at a time and the bare model")
         {
-            configs, sessions, steps, threads, maxBatch, json, plot,
+            configs, sessions, steps, threads, maxBatch, dtype, json, plot,
         };
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
         {
             var counts = ParseCounts(result.GetValue(sessions)!);
+            var precision = ModelRuntime.ParseDtype(result.GetValue(dtype)!);
             var figures = new List<ConfigFigure>();
             foreach (var name in result.GetValue(configs)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 var config = ModelConfig.Named(name);
-                var figure = await MeasureAsync(config, counts, result.GetValue(steps), result.GetValue(threads), result.GetValue(maxBatch), cancel);
+                var figure = await MeasureAsync(config, precision, counts, result.GetValue(steps), result.GetValue(threads), result.GetValue(maxBatch), cancel);
                 Console.WriteLine(figure.ToText());
                 figures.Add(figure);
             }
-            var report = new ServeBench(result.GetValue(threads), result.GetValue(maxBatch), figures);
+            var report = new ServeBench(result.GetValue(threads), result.GetValue(maxBatch), ModelRuntime.DtypeName(precision), figures);
             if (result.GetValue(json) is { } path)
             {
                 path.Directory?.Create();
@@ -72,7 +74,7 @@ public static class ServeBenchCommand
         return counts.Length > 0 ? counts : throw new ModelException("--sessions names no count.");
     }
 
-    private static async Task<ConfigFigure> MeasureAsync(ModelConfig config, int[] counts, int? steps, int threads, int maxBatch, CancellationToken cancel)
+    private static async Task<ConfigFigure> MeasureAsync(ModelConfig config, ScalarType dtype, int[] counts, int? steps, int threads, int maxBatch, CancellationToken cancel)
     {
         var request = new VideoRequest
         {
@@ -80,13 +82,13 @@ public static class ServeBenchCommand
             Frames = FrameCount.ToPixel(config, config.ChunkLatentFrames), Seed = 1, Steps = steps,
         };
         Console.Error.WriteLine($"bench serve: {config.Name}, bare model");
-        var bare = BareModelSeconds(config, request, threads);
+        var bare = BareModelSeconds(config, dtype, request, threads);
         var artifacts = Directory.CreateTempSubdirectory("reel-bench-serve-");
         try
         {
             await using var app = ReelHost.Build(o =>
             {
-                (o.Model, o.Config, o.Threads, o.Artifacts) = (true, config.Name, threads, artifacts.FullName);
+                (o.Model, o.Config, o.Threads, o.Artifacts, o.Dtype) = (true, config.Name, threads, artifacts.FullName, ModelRuntime.DtypeName(dtype));
                 (o.MaxSessions, o.MaxBatch) = (counts.Max(), maxBatch);
                 (o.SiloPort, o.GatewayPort, o.HttpPort, o.ManagementPort) = (LongBenchCommand.FreePort(), LongBenchCommand.FreePort(), LongBenchCommand.FreePort(), LongBenchCommand.FreePort());
             });
@@ -130,10 +132,10 @@ public static class ServeBenchCommand
     }
 
     /// <summary>The request's work on the model alone: its chunk, then its decode (median of three, after one warm-up).</summary>
-    private static double BareModelSeconds(ModelConfig config, VideoRequest request, int threads)
+    private static double BareModelSeconds(ModelConfig config, ScalarType dtype, VideoRequest request, int threads)
     {
         set_num_threads(threads);
-        using var model = ReelModel.Create(config);
+        using var model = ReelModel.Create(config, new ModelRuntime(Dtype: dtype));
         var generator = new VideoGenerator(model);
         var generation = new GenerationRequest
         {
@@ -182,7 +184,7 @@ public static class ServeBenchCommand
         }
         var one = plot.Add.HorizontalLine(1, color: Colors.Gray);
         one.LinePattern = LinePattern.Dashed;
-        plot.Title($"Concurrent sessions on one model silo ({report.Threads} threads, max batch {report.MaxBatch})");
+        plot.Title($"Concurrent sessions on one model silo ({report.Dtype}, {report.Threads} threads, max batch {report.MaxBatch})");
         plot.XLabel("concurrent sessions");
         plot.YLabel("chunks per second / one at a time");
         plot.ShowLegend(Edge.Right);
@@ -206,5 +208,5 @@ public static class ServeBenchCommand
         ]);
     }
 
-    private sealed record ServeBench(int Threads, int MaxBatch, IReadOnlyList<ConfigFigure> Configs);
+    private sealed record ServeBench(int Threads, int MaxBatch, string Dtype, IReadOnlyList<ConfigFigure> Configs);
 }
