@@ -115,15 +115,16 @@ public static class ServeBenchCommand
                 var throughput = ChunksPerSecond(runs.Sum(r => r.Chunks), wall);
                 var latencies = runs.Select(r => r.Seconds).Order().ToArray();
                 concurrent.Add(new ConcurrencyFigure(n, Math.Round(wall, 2), throughput, Math.Round(throughput / sequential, 2),
-                    Math.Round(Percentile(latencies, 0.5), 2), Math.Round(Percentile(latencies, 0.95), 2)));
+                    Math.Round(Percentile(latencies, 0.5), 2), Math.Round(Percentile(latencies, 0.95), 2), Phases(runs)));
             }
             await app.StopAsync(cancel);
             var single = oneAtATime.Select(r => r.Seconds).Order().ToArray();
+            var singlePhases = Phases(oneAtATime);
             var cluster = Percentile(single, 0.5);
             var top = concurrent.MaxBy(c => c.Sessions)!;
             return new ConfigFigure(config.Name, config.DefaultSize.ToString(), request.Frames!.Value, request.Steps ?? config.DefaultSteps,
                 Math.Round(bare, 2), Math.Round(cluster, 2), Math.Round(cluster / bare - 1, 3), sequential, concurrent,
-                top.Sessions, top.Speedup);
+                top.Sessions, top.Speedup, singlePhases);
         }
         finally
         {
@@ -162,9 +163,21 @@ public static class ServeBenchCommand
             SessionSnapshot? done = null;
             await LongBenchCommand.WaitAsync(async () => (done = await sessions.GetAsync(session.Key)) is { IsFinished: true }, cancel);
             if (done!.Status != SessionStatus.Completed) throw new ModelException($"A bench session ended {done.Status}: {done.Error?.Message}");
-            runs.Add(new SessionRun(done.Chunks, (done.CompletedAt!.Value - done.CreatedAt).TotalSeconds));
+            // Where the time went, from the session's own events: until its chunk started, the chunk, then decode and files.
+            var events = (await sessions.WatchAsync(session.Key, 0, TimeSpan.Zero))!.Events;
+            var started = events.First(e => e.Message.StartsWith("chunk 1/", StringComparison.Ordinal) && e.Message.EndsWith(" started", StringComparison.Ordinal)).At;
+            var committed = events.Last(e => e.Message.EndsWith(" committed", StringComparison.Ordinal)).At;
+            runs.Add(new SessionRun(done.Chunks, (done.CompletedAt!.Value - done.CreatedAt).TotalSeconds, (started - done.CreatedAt).TotalSeconds,
+                (committed - started).TotalSeconds, (done.CompletedAt!.Value - committed).TotalSeconds));
         }
         return runs;
+    }
+
+    /// <summary>Median seconds of each phase: until the chunk started, the chunk, its decode and files.</summary>
+    private static PhaseFigure Phases(IReadOnlyList<SessionRun> runs)
+    {
+        double Median(Func<SessionRun, double> phase) => Math.Round(Percentile([.. runs.Select(phase).Order()], 0.5), 2);
+        return new PhaseFigure(Median(r => r.WaitSeconds), Median(r => r.ChunkSeconds), Median(r => r.FinishSeconds));
     }
 
     private static double ChunksPerSecond(int chunks, double seconds) => Math.Round(chunks / seconds, 3);
@@ -191,19 +204,24 @@ public static class ServeBenchCommand
         plot.SavePng(path, 900, 500);
     }
 
-    private sealed record SessionRun(int Chunks, double Seconds);
+    private sealed record SessionRun(int Chunks, double Seconds, double WaitSeconds, double ChunkSeconds, double FinishSeconds);
 
-    private sealed record ConcurrencyFigure(int Sessions, double WallSeconds, double ChunksPerSecond, double Speedup, double P50Seconds, double P95Seconds);
+    private sealed record PhaseFigure(double WaitSeconds, double ChunkSeconds, double FinishSeconds);
+
+    private sealed record ConcurrencyFigure(int Sessions, double WallSeconds, double ChunksPerSecond, double Speedup, double P50Seconds, double P95Seconds,
+        PhaseFigure MedianPhases);
 
     private sealed record ConfigFigure(string Config, string Size, int Frames, int Steps, double BareModelSeconds, double ClusterSeconds,
-        double Overhead, double OneAtATimeChunksPerSecond, IReadOnlyList<ConcurrencyFigure> Concurrent, int SpeedupSessions, double Speedup)
+        double Overhead, double OneAtATimeChunksPerSecond, IReadOnlyList<ConcurrencyFigure> Concurrent, int SpeedupSessions, double Speedup,
+        PhaseFigure OneAtATimePhases)
     {
         public string ToText() => string.Join('\n', [
             $"{Config}: {Size}, {Frames} frames (one chunk), {Steps} steps",
             $"  one session: bare model {BareModelSeconds:0.00} s, through the silo {ClusterSeconds:0.00} s (overhead {Overhead:+0.0%;-0.0%})",
-            $"  one at a time: {OneAtATimeChunksPerSecond:0.000} chunks/s",
-            "  sessions  chunks/s  × one at a time  p50 s  p95 s",
-            .. Concurrent.Select(c => $"  {c.Sessions,8}  {c.ChunksPerSecond,8:0.000}  {c.Speedup,15:0.00}  {c.P50Seconds,5:0.0}  {c.P95Seconds,5:0.0}"),
+            $"  one at a time: {OneAtATimeChunksPerSecond:0.000} chunks/s (median s: wait {OneAtATimePhases.WaitSeconds}, chunk {OneAtATimePhases.ChunkSeconds}, finish {OneAtATimePhases.FinishSeconds})",
+            "  sessions  chunks/s  × one at a time  p50 s  p95 s   median s: wait / chunk / decode+files",
+            .. Concurrent.Select(c => $"  {c.Sessions,8}  {c.ChunksPerSecond,8:0.000}  {c.Speedup,15:0.00}  {c.P50Seconds,5:0.0}  {c.P95Seconds,5:0.0}" +
+                $"   {c.MedianPhases.WaitSeconds} / {c.MedianPhases.ChunkSeconds} / {c.MedianPhases.FinishSeconds}"),
             $"  speedup ({SpeedupSessions} vs one at a time): {Speedup:0.00}×",
         ]);
     }

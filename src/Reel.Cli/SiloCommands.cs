@@ -34,7 +34,7 @@ public static class SiloCommands
         public readonly Option<TimeSpan?> DrainTimeout = new("--drain-timeout") { Description = "How long a stopping model silo lets its sessions commit and move on (default 00:05:00)" };
         public readonly Option<bool> Dashboard = new("--dashboard") { Description = "Orleans' dashboard on the management port at /dashboard" };
         public readonly Option<int?> MaxSessions = new("--max-sessions") { Description = "Sessions a model silo runs at once, their steps batched (default 1)" };
-        public readonly Option<int?> MaxBatch = new("--max-batch") { Description = "Chunks of one latent shape that take a denoising step together (default 8)" };
+        public readonly Option<int?> MaxBatch = new("--max-batch") { Description = "Chunks of one latent shape that take a denoising step together (default 1 on cpu, 8 on cuda)" };
         public readonly Option<MigrationPolicy?> Migration = new("--migration") { Description = "After each chunk: stay, balance (move to a less loaded silo) or always (default stay)" };
         public readonly Option<FileInfo?> Tenants = new("--tenants") { Description = "The tenants file of the HTTP API (default ~/.config/reel/tenants.json)" };
         public readonly Option<string[]> ImageUrlHosts = new("--image-url-hosts") { Description = "Hosts whose https image URLs input_reference may name (default none)", AllowMultipleArgumentsPerToken = true };
@@ -169,7 +169,7 @@ public static class SiloCommands
             options.SiloPort = result.GetValue(o.SiloPort) ?? options.SiloPort;
             options.GatewayPort = result.GetValue(o.GatewayPort) ?? options.GatewayPort;
             options.MaxSessions = result.GetValue(o.MaxSessions) ?? options.MaxSessions;
-            options.MaxBatch = result.GetValue(o.MaxBatch) ?? options.MaxBatch;
+            if (result.GetValue(o.MaxBatch) is { } maxBatch) options.MaxBatch = maxBatch;
             options.Migration = result.GetValue(o.Migration) ?? options.Migration;
             options.Weights = result.GetValue(model.Weights)?.FullName ?? options.Weights;
             options.Config = result.GetValue(model.Config) ?? options.Config;

@@ -38,7 +38,7 @@ public static class ReelSilo
             silo.Services.AddSingleton(new ModelHostOptions
             {
                 Weights = options.Weights, Config = options.Config, Runtime = runtime, Threads = options.Threads,
-                MaxBatch = options.MaxBatch, FasterDtype = faster,
+                MaxBatch = options.MaxBatchOrDefault, FasterDtype = faster,
             });
             silo.Services.AddSingleton(sp => new ModelHost(sp.GetRequiredService<ModelHostOptions>()));
             silo.Services.AddSingleton(new ModelSiloOptions

@@ -65,8 +65,14 @@ public sealed class ReelSiloOptions
     /// <summary>Sessions a model silo runs at once: their chunks' denoising steps are batched. Default 1.</summary>
     public int MaxSessions { get; set; } = 1;
 
-    /// <summary>Chunks that take a denoising step together in one DiT pass. Default 8.</summary>
-    public int MaxBatch { get; set; } = 8;
+    /// <summary>
+    /// Chunks that take a denoising step together in one DiT pass. Default: 1 on a CPU (measured on a 2-core CPU, a
+    /// batch gained at most 1.2× in the DiT and lost it again to the step's other work; docs/contracts.md, "Batching"),
+    /// 8 on a GPU.
+    /// </summary>
+    public int? MaxBatch { get; set; }
+
+    public int MaxBatchOrDefault => MaxBatch ?? (Device.StartsWith("cuda", StringComparison.Ordinal) ? 8 : 1);
 
     /// <summary>Whether this process also serves the HTTP API on its HTTP port (<c>reel serve</c> does). Default false.</summary>
     public bool Gateway { get; set; }
@@ -166,7 +172,7 @@ public sealed class ReelSiloOptions
             throw new ReelConfigurationException($"Reel:ManagementAddress '{ManagementAddress}' is not an IP address.");
         if (OperatorToken is { Length: < 16 }) throw new ReelConfigurationException("Reel:OperatorToken must be at least 16 characters.");
         if (MaxSessions < 1) throw new ReelConfigurationException($"Max sessions must be at least 1, got {MaxSessions}.");
-        if (MaxBatch < 1) throw new ReelConfigurationException($"Max batch must be at least 1, got {MaxBatch}.");
+        if (MaxBatch is < 1) throw new ReelConfigurationException($"Max batch must be at least 1, got {MaxBatch}.");
         if (Threads < 1) throw new ReelConfigurationException($"Threads must be at least 1, got {Threads}.");
         foreach (var (name, port) in new[] { ("silo", SiloPort), ("gateway", GatewayPort), ("HTTP", HttpPort), ("management", ManagementPortOrDefault) })
             if (port is < 0 or > 65535) throw new ReelConfigurationException($"The {name} port must be 0-65535, got {port}.");

@@ -44,6 +44,8 @@ public sealed class ReelModel : IDisposable
 {
     private static readonly Lock FreshInitLock = new();
 
+    static ReelModel() => NativeMemoryPolicy.KeepStepMemory();
+
     private ReelModel(WeightsManifest manifest, ModelRuntime runtime, string? weightsHash)
     {
         Manifest = manifest;
