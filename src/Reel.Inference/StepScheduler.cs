@@ -9,7 +9,8 @@ public sealed record TenantShare(string Tenant, double Share)
 /// <summary>
 /// Chooses which chunks take the next denoising step together. Weighted round-robin by tenant (stride scheduling, as
 /// the pool admits sessions): each tenant's pass advances by 1 / share per chunk-step it gets, and the slot goes to the
-/// lowest pass; within a tenant, to its chunk that has had the fewest steps, then the oldest. The first pick decides
+/// lowest pass; within a tenant, to its chunk furthest along, then the oldest (a tenant's chunks finish one after
+/// another when they cannot share a step, as whole chunks did before steps were scheduled: the first is done soonest). The first pick decides
 /// the step's latent shape; the rest of the batch (up to <see cref="MaxBatch"/>) is filled, in the same order, from
 /// chunks of that shape. So shapes take turns as their tenants' passes say, and a step never waits for companions:
 /// a chunk joins at the next step after it arrives.
@@ -31,9 +32,8 @@ public sealed class StepScheduler<TJob>(int maxBatch) where TJob : class
     public void Add(TJob job, TenantShare owner, string shape)
     {
         if (!(owner.Share > 0)) throw new ArgumentOutOfRangeException(nameof(owner), $"A tenant's share must be more than 0, got {owner.Share}.");
-        var siblings = _entries.Where(e => e.Owner.Tenant == owner.Tenant).ToList();
-        if (siblings.Count == 0) _passes[owner.Tenant] = Math.Max(_passes.GetValueOrDefault(owner.Tenant), _virtualTime);
-        _entries.Add(new Entry(job, owner, shape, _arrivals++) { Steps = siblings.Count == 0 ? 0 : siblings.Min(e => e.Steps) });
+        if (_entries.All(e => e.Owner.Tenant != owner.Tenant)) _passes[owner.Tenant] = Math.Max(_passes.GetValueOrDefault(owner.Tenant), _virtualTime);
+        _entries.Add(new Entry(job, owner, shape, _arrivals++));
     }
 
     public void Remove(TJob job) => _entries.RemoveAll(e => ReferenceEquals(e.Job, job));
@@ -56,7 +56,7 @@ public sealed class StepScheduler<TJob>(int maxBatch) where TJob : class
 
     private Entry Take(IEnumerable<Entry> candidates)
     {
-        var chosen = candidates.OrderBy(e => _passes[e.Owner.Tenant]).ThenBy(e => e.Steps).ThenBy(e => e.Arrival).First();
+        var chosen = candidates.OrderBy(e => _passes[e.Owner.Tenant]).ThenByDescending(e => e.Steps).ThenBy(e => e.Arrival).First();
         _passes[chosen.Owner.Tenant] += 1 / chosen.Owner.Share;
         chosen.Steps++;
         return chosen;
