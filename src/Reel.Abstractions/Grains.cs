@@ -24,8 +24,7 @@ public interface IVideoGrain : IGrainWithStringKey
     /// </summary>
     Task<bool> Report(SessionSnapshot snapshot, string message, bool durable);
 
-    /// <summary>The video's place in its pool's admission queue changed.</summary>
-    [OneWay]
+    /// <summary>The video's place in its pool's admission queue changed (the pool tells it without waiting, except when it answers a create).</summary>
     Task Queued(int position);
 
     /// <summary>The video, or null when there is none.</summary>

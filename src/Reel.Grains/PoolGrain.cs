@@ -96,6 +96,10 @@ public sealed partial class PoolGrain(
         await SaveAsync();
         LogQueued(key.Session, Pool, key.Weights);
         await AdmitAsync();
+        // Positions are told without waiting, and a read may be served before them: the answer to a create must carry
+        // the new video's position, so it is told again and waited for.
+        var position = InTurn().FindIndex(q => q.Key == key) + 1;
+        if (position > 0) await video.Queued(position);
         return await video.Get() ?? throw new InvalidOperationException($"Video {key.VideoGrainKey} was recorded but is gone.");
     }
 
