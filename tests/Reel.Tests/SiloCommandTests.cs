@@ -429,6 +429,8 @@ public sealed class ReelServer : IDisposable
         start.Environment["Orleans__Membership__ProbeTimeout"] = "00:00:01";
         start.Environment["Orleans__Membership__NumMissedProbesLimit"] = "2";
         start.Environment["Orleans__Membership__TableRefreshTimeout"] = "00:00:02";
+        // The chaos test reads the sessions' start and commit lines, whatever level the rest of the log is kept at.
+        start.Environment["Logging__LogLevel__Reel.Grains.GenerationSessionGrain"] = "Information";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => Keep(e.Data);
