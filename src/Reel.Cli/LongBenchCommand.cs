@@ -360,7 +360,7 @@ public static class LongBenchCommand
     {
         public string ToText() => string.Join('\n', [
             $"reel bench long: {Config}, {Threads} thread(s), median of {Repeats}",
-            .. Lengths.Select(l => $"  {l.Chunks} chunk(s), {l.Frames} frames: first chunk {l.FirstChunkSeconds:0.000} s, later chunks {l.LaterChunkSeconds:0.000} s, " +
+            .. Lengths.Select(l => $"  {l.Chunks} chunk(s), {l.Frames} frames: first chunk {l.FirstChunkSeconds:0.000} s, later chunks {(l.LaterChunkSeconds is { } later ? $"{later:0.000} s" : "none")}, " +
                 $"{l.SecondsPerChunk:0.000} s/chunk overall, peak {l.PeakMemoryMiB:0} MiB"),
             $"  later-chunk time spread across lengths: {MaxPerChunkDeviation:P1} (target 5%); peak memory 8 vs 1 chunk: {PeakMemoryRatio8To1:0.00}x (target 1.1x)",
             $"  cluster path, 4 chunks: {ClusterPath.ClusterSeconds:0.00} s vs generate {ClusterPath.GenerateSeconds:0.00} s = {ClusterPath.Ratio:0.000}x, {ClusterPath.ExtraMillisecondsPerChunk:0} ms/chunk (target 5%)",

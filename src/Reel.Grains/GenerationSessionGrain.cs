@@ -75,8 +75,10 @@ public sealed partial class GenerationSessionGrain(
         var model = await host.Loaded;
         try
         {
-            // What can be checked without reading the inputs is refused at once; the job (and its plan) is built when the session runs.
-            S.Caption = RequestCompiler.Generation(request, model.Config).Prompt;
+            // What can be checked without reading the inputs is refused at once; the job (and its plan) is built when the
+            // session runs, and the caption of a request with inputs then, from what they show.
+            var caption = RequestCompiler.Generation(request, model.Config).Prompt;
+            S.Caption = request.Inputs.Any() ? null : caption;
             S.Model = model.Config.Name;
             S.Status = SessionStatus.InProgress;
         }
@@ -182,7 +184,7 @@ public sealed partial class GenerationSessionGrain(
             if (S.Plan.Count == 0)
             {
                 S.Plan = [.. new VideoGenerator(model).Plan(request).Chunks.Select(PlannedChunk.From)];
-                (S.Size, S.Seconds) = (job.Size.ToString(), FrameCount.Seconds(model.Config, job.Job.OutputFrames));
+                (S.Size, S.Seconds, S.Caption) = (job.Size.ToString(), FrameCount.Seconds(model.Config, job.Job.OutputFrames), request.Prompt);
                 await CommitAsync($"planned {S.Plan.Count} chunk(s)", cancel);
             }
             if (S.Committed > 0) ReelTelemetry.SessionResumes.Add(1);

@@ -36,8 +36,8 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
         var inputs = new List<CompilerInput>();
         try
         {
-            foreach (var input in request.Inputs)
-                inputs.Add(await FetchAsync(key, input, RequestCompiler.WantsLatents(request, input), folder.FullName, cancel));
+            foreach (var (input, i) in request.Inputs.Select((input, i) => (input, i)))
+                inputs.Add(await FetchAsync(key, input, RequestCompiler.WantsLatents(request, input), describe: i == 0 && request.Expand, folder.FullName, cancel));
             using var compiled = await RequestCompiler.CompileAsync(request, config, inputs, cancel);
             return await host.Enqueue(model =>
             {
@@ -57,8 +57,11 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
         }
     }
 
-    /// <summary>An input as latents (a video of this tenant made with these weights) or as a file in <paramref name="folder"/>.</summary>
-    private async Task<CompilerInput> FetchAsync(SessionKey key, MediaInput input, bool wantLatents, string folder, CancellationToken cancel)
+    /// <summary>
+    /// An input as latents (a video of this tenant made with these weights) or as a file in <paramref name="folder"/>;
+    /// latents to be <paramref name="describe"/>d come with their MP4, which the prompt expansion reads.
+    /// </summary>
+    private async Task<CompilerInput> FetchAsync(SessionKey key, MediaInput input, bool wantLatents, bool describe, string folder, CancellationToken cancel)
     {
         if (input.Video is { } video)
         {
@@ -67,7 +70,7 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
             if (snapshot is not { Status: SessionStatus.Completed })
                 throw new ModelException($"Video {video.VideoId} is not a completed video of this tenant.");
             if (wantLatents && snapshot.WeightsHash == weightsHash && await artifacts.ReadAllBytesAsync(SessionArtifacts.Latents(video), cancel) is { } bytes)
-                return new CompilerInput(LatentsFile.FromBytes(bytes), null);
+                return new CompilerInput(LatentsFile.FromBytes(bytes), describe ? await DownloadAsync(SessionArtifacts.Video(video), folder, cancel) : null);
             return new CompilerInput(null, await DownloadAsync(SessionArtifacts.Video(video), folder, cancel)
                 ?? throw new ModelException($"Video {video.VideoId} has no MP4 to start from."));
         }

@@ -34,7 +34,10 @@ public sealed class VideoGrain(
         if (Video is { } existing) return existing;
         if (key.VideoGrainKey != this.GetPrimaryKeyString()) throw new ArgumentException($"Session {key} is not video {this.GetPrimaryKeyString()}.", nameof(key));
         var (size, seconds) = RequestCompiler.Expected(request, model);
-        Record(new SessionSnapshot { Key = key, Status = SessionStatus.Queued, Request = request, CreatedAt = createdAt, Size = size, Seconds = seconds }, "queued");
+        Record(new SessionSnapshot
+        {
+            Key = key, Status = SessionStatus.Queued, Request = request, CreatedAt = createdAt, Model = model?.Name, Size = size, Seconds = seconds,
+        }, "queued");
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<ITenantVideosGrain>(key.Tenant).Add(Video!);
         return Video!;
@@ -45,11 +48,11 @@ public sealed class VideoGrain(
         if (Video is not { } current || current.Status is SessionStatus.Cancelled) return false;
         if (current.IsFinished || snapshot.CommittedChunks < current.CommittedChunks) return true;
         // The record keeps what the session does not know: its place in the listing, its remix source's request as made,
-        // and the size and length it will have until the session has planned them.
+        // and the model, size and length it will have until the session has planned them.
         Record(snapshot with
         {
             Request = current.Request, CreatedAt = current.CreatedAt, QueuePosition = null,
-            Size = snapshot.Size ?? current.Size, Seconds = snapshot.Seconds ?? current.Seconds,
+            Model = snapshot.Model ?? current.Model, Size = snapshot.Size ?? current.Size, Seconds = snapshot.Seconds ?? current.Seconds,
         }, message);
         if (durable) await SaveAsync();
         return true;

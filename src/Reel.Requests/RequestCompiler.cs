@@ -9,7 +9,10 @@ namespace Reel.Requests;
 /// <summary>The user-facing modes; a request is exactly one of them.</summary>
 public enum VideoMode { TextToVideo, ImageToVideo, Extend, ExtendBackward, Loop, Connect, Edit }
 
-/// <summary>One input of a request as the compiler reads it: a video's exact latents, or a media file on disk.</summary>
+/// <summary>
+/// One input of a request as the compiler reads it: a video's exact latents, or a media file on disk (with latents, the
+/// same video's file, read only to describe it).
+/// </summary>
 public sealed record CompilerInput(Tensor? Latents, string? Path) : IDisposable
 {
     public void Dispose() => Latents?.Dispose();
@@ -102,10 +105,9 @@ public static class RequestCompiler
         if (request.Frames is { } frames) FrameCount.Require(config, frames);
         if (!Enum.TryParse<FlowSolver>(request.Solver, ignoreCase: true, out var solver))
             throw new ModelException($"Solver '{request.Solver}' is not euler or heun.");
-        var caption = request.Expand ? PromptExpander.Expand(request.Prompt, PromptExpander.SeedFor(request.Seed)).Caption : request.Prompt;
         var generation = new GenerationRequest
         {
-            Prompt = caption, Seed = request.Seed,
+            Prompt = Caption(request), Seed = request.Seed,
             Size = RequestedSize(request) is { } asked ? SizeRule.Choose(config.Name, config.Sizes, config.SizeMultiple, asked).Size
                 : inputSize ?? config.DefaultSize,
             Frames = request.Frames ?? FrameCount.ForSeconds(config, SecondsOf(request)),
@@ -114,6 +116,13 @@ public static class RequestCompiler
         VideoGenerator.Validate(config, generation);
         return generation;
     }
+
+    /// <summary>
+    /// The caption the model is given: the prompt expanded (unless asked not to) with what it leaves open taken from
+    /// <paramref name="shown"/>, what the request's input frames show, then from the seed.
+    /// </summary>
+    public static string Caption(VideoRequest request, SceneSpec? shown = null) =>
+        request.Expand ? PromptExpander.Expand(request.Prompt, PromptExpander.SeedFor(request.Seed), shown).Caption : request.Prompt;
 
     /// <summary>The length of the request's new part in seconds: its own, else <see cref="DefaultSeconds"/>.</summary>
     public static double SecondsOf(VideoRequest request) => request.Seconds ?? DefaultSeconds;
@@ -170,16 +179,19 @@ public static class RequestCompiler
         var sources = new List<(Tensor?, Tensor?)>();
         try
         {
-            foreach (var input in inputs)
+            for (var i = 0; i < inputs.Count; i++)
             {
-                if (input.Latents is { } kept) sources.Add((kept.alias(), null));
-                else
-                {
-                    IReadOnlyList<RgbFrame> frames = mode == VideoMode.ImageToVideo || (mode == VideoMode.Loop && request.Image is not null)
-                        ? [await MediaReader.ReadImageAsync(input.Path!, size.Width, size.Height, cancel: cancel)]
-                        : await MediaReader.ReadVideoAsync(input.Path!, size.Width, size.Height, config.FrameRate, cancel: cancel);
-                    sources.Add((null, FrameTensors.ToVideo(frames)));
-                }
+                var input = inputs[i];
+                // The first input is read as frames to be described even where its latents are what the model takes.
+                var describe = i == 0 && request.Expand;
+                IReadOnlyList<RgbFrame>? frames = input.Path is not null && (input.Latents is null || describe)
+                    ? request.Image is not null
+                        ? [await MediaReader.ReadImageAsync(input.Path, size.Width, size.Height, cancel: cancel)]
+                        : await MediaReader.ReadVideoAsync(input.Path, size.Width, size.Height, config.FrameRate, cancel: cancel)
+                    : null;
+                sources.Add(input.Latents is { } kept ? (kept.alias(), null) : (null, FrameTensors.ToVideo(frames!)));
+                if (describe && frames is not null)
+                    generation = generation with { Prompt = Caption(request, ClipDescription.Of(Described(mode, frames, config), config.FrameRate)) };
             }
         }
         catch
@@ -245,6 +257,22 @@ public static class RequestCompiler
             default:
                 return VideoModes.TextToVideo(generation);
         }
+    }
+
+    /// <summary>
+    /// The frames of the first input whose content the new video continues: a forward extension and a connection go on
+    /// from its last chunk's worth of frames, a backward extension leads into its first; an image and an edit's source
+    /// are described whole.
+    /// </summary>
+    private static IReadOnlyList<RgbFrame> Described(VideoMode mode, IReadOnlyList<RgbFrame> frames, ModelConfig config)
+    {
+        var chunk = Math.Min(frames.Count, 1 + (config.ChunkLatentFrames - 1) * config.TemporalCompression);
+        return mode switch
+        {
+            VideoMode.Extend or VideoMode.Connect => frames.Skip(frames.Count - chunk).ToArray(),
+            VideoMode.ExtendBackward => frames.Take(chunk).ToArray(),
+            _ => frames,
+        };
     }
 
     private static VideoSize SizeOf(ModelConfig config, Tensor latents) =>

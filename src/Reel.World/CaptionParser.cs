@@ -8,7 +8,8 @@ public sealed record ParsedCaption(SceneSpec Spec, IReadOnlyList<string> Unknown
 /// <summary>
 /// Recovers attributes from captions and prompts. The text splits into clauses at sentence punctuation and at
 /// "and"/"while" that start a new noun phrase; in a clause, each shape noun (or "object", "shape", …) is an object whose
-/// colour and size come from the words before it, and the clause's motion words apply to its objects. Motion words
+/// colour and size come from the words before it, and the clause's motion words apply to its objects (in a clause with
+/// none, to the motionless objects before it, else to an object of their own). Motion words
 /// are read in order of precedence: thrown, resting, falling, a direction, and last bare bouncing (a ball bouncing falls).
 /// </summary>
 public static partial class CaptionParser
@@ -42,6 +43,15 @@ public static partial class CaptionParser
             // A colour with no noun after it ("a red one", "red"): still an object.
             if (mentions.Count == 0 && pending.colour is not null) mentions.Add((new ObjectSpec(null, pending.colour, pending.size), pending.count));
             var motion = MotionOf(clause);
+            // A motion with no object ("it starts sliding to the left", "they drift west") is that of the objects before
+            // it that have none, or of an object the prompt says nothing else about.
+            if (mentions.Count == 0 && motion is not null)
+            {
+                var still = objects.Count;
+                while (still > 0 && objects[still - 1].Motion is null) still--;
+                for (var k = still; k < objects.Count; k++) objects[k] = objects[k] with { Motion = motion };
+                if (still == objects.Count) objects.Add(new ObjectSpec(Motion: motion));
+            }
             foreach (var (spec, count) in mentions)
                 for (var k = 0; k < count; k++) objects.Add(spec with { Motion = motion });
         }
@@ -51,6 +61,9 @@ public static partial class CaptionParser
 
     private static bool IsNoun(string[] clause, int i, out Shape? shape)
     {
+        shape = null;
+        // A shape word right after a noun is its verb: "a ball circles".
+        if (i > 0 && (Find(Lexicon.ShapeWords, clause[i - 1]) is not null || Lexicon.GenericNouns.Contains(clause[i - 1]) && clause[i - 1] != "one")) return false;
         shape = Find(Lexicon.ShapeWords, clause[i]);
         if (shape is not null) return true;
         if (!Lexicon.GenericNouns.Contains(clause[i])) return false;

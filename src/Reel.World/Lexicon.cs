@@ -68,7 +68,8 @@ public static class Lexicon
         "corner", "side", "sides", "high", "air", "there", "here", "lies", "lying", "steadily",
         "steady", "slowly", "quickly", "fast", "slow", "constant", "speed", "objects", "shapes", "where", "that", "which",
         "this", "first", "second", "third", "place", "spot", "sight", "view", "once", "until", "move", "moves", "come",
-        "part", "front", "be", "being", "stay", "remains", "remain", "size", "sized", "colour", "color",
+        "part", "front", "be", "being", "stay", "remains", "remain", "size", "sized", "colour", "color", "they", "them",
+        "starts", "start", "starting", "keeps", "keep", "continues", "continue", "rolls", "rolling", "roll",
     ];
 
     public static IEnumerable<string> AllWords =>

@@ -73,8 +73,8 @@ public static class Tracker
                 tracks[best] = tracks[best] with { X = detection.X, Y = detection.Y, Last = f };
             }
         }
-        // Fleeting blobs (noise, a split-off edge) are not objects.
-        var kept = tracks.Where(t => t.Detections.Count(d => d is not null) >= Math.Max(2, frames.Count / 5))
+        // Fleeting blobs (noise, a split-off edge) are not objects; in a single image every blob is all there is.
+        var kept = tracks.Where(t => t.Detections.Count(d => d is not null) >= Math.Min(frames.Count, Math.Max(2, frames.Count / 5)))
             .Select(t => new Track(t.Colour, t.Detections)).ToList();
         return new TrackedClip(w, h, pillar, kept);
     }

@@ -216,7 +216,7 @@ public sealed partial class GatewayApiTests(GatewayApiFixture fixture) : IClassF
     }
 
     [Fact]
-    public async Task A_create_without_seconds_or_size_reads_the_models_defaults_until_the_video_is_planned()
+    public async Task A_create_without_seconds_or_size_reads_the_models_name_and_defaults_until_the_video_is_planned()
     {
         using var acme = fixture.Client(fixture.AcmeKey);
         // Both of the silo's slots busy, so the video stays queued while it is read back.
@@ -227,9 +227,10 @@ public sealed partial class GatewayApiTests(GatewayApiFixture fixture) : IClassF
         Assert.Equal(HttpStatusCode.OK, created.Status);
         var read = (await acme.SendAsync(HttpMethod.Get, $"videos/{Id(created.Body)}")).Body;
         Assert.Equal("queued", read.GetProperty("status").GetString());
-        // The request compiler's default length (2 s) and the test model's default size, from the first answer on.
+        // The model's one name, the request compiler's default length (2 s) and the test model's default size, from the first answer on.
         foreach (var video in new[] { created.Body, read })
         {
+            Assert.Equal("reel-test", video.GetProperty("model").GetString());
             Assert.Equal("2", video.GetProperty("seconds").GetString());
             Assert.Equal("32x32", video.GetProperty("size").GetString());
         }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FFMpegCore;
 using Reel.Media;
+using World = Reel.World;
 
 namespace Reel.Tests;
 
@@ -140,6 +141,45 @@ public class GenerateCommandTests
         var frames = await MediaReader.ReadVideoAsync(output, 48, 48, 8);
         var expected = new Reel.World.SceneSpec([new Reel.World.ObjectSpec(Colour: Reel.World.Colour.Red)]);
         Assert.Equal(100, Reel.World.ClipEvaluation.Score(Reel.World.Tracker.Track(frames), expected, 8, []).Colour);
+    }
+
+    [Fact]
+    public async Task Every_mode_given_a_red_disc_and_a_colourless_prompt_captions_and_continues_a_red_disc()
+    {
+        World.SceneSpec Disc(World.Motion motion) => new([new World.ObjectSpec(World.Shape.Disc, World.Colour.Red, World.ObjectSize.Large, motion)], false);
+        var (a, b, still) = (PathFor("red-a.mp4"), PathFor("red-b.mp4"), PathFor("red.png"));
+        var clipA = World.ProceduralWorld.Render(Disc(World.Motion.Right), 3, 48, 48, 17, 8);
+        await MediaWriter.WriteMp4Async(a, clipA.Frames, 8);
+        await MediaWriter.WriteMp4Async(b, World.ProceduralWorld.Render(Disc(World.Motion.Left), 4, 48, 48, 17, 8).Frames, 8);
+        await MediaWriter.WriteImageAsync(still, clipA.Frames[0]);
+        const int source = 17;
+        // Each mode, and which of its output frames are new (the rest are the inputs' own).
+        var modes = new (string Name, string[] Args, Func<int, Range> New)[]
+        {
+            ("image", ["it starts sliding to the left", "--image", still], n => 1..n),
+            ("loop", ["round it goes", "--loop", "--image", still], n => 0..n),
+            ("extend", ["it keeps going", "--extend", a], n => source..n),
+            ("extend backward", ["it was moving before", "--extend", a, "--backward"], n => 0..(n - source)),
+            ("connect", ["it moves on", "--connect", a, b], n => source..(n - source)),
+            ("edit", ["now it moves", "--edit", a], n => 0..n),
+        };
+        var red = new World.SceneSpec([new World.ObjectSpec(Colour: World.Colour.Red)]);
+        foreach (var (name, args, newFrames) in modes)
+        {
+            var output = PathFor($"{name}.mp4");
+            var run = ReelProcess.Run(["generate", .. args, "-o", output, "--seed", "1", "--threads", "2", "--json"]);
+            Assert.True(run.ExitCode == 0, $"{name}: {run.Stderr}");
+            var caption = JsonDocument.Parse(run.Stdout).RootElement.GetProperty("caption").GetString()!;
+            var said = World.CaptionParser.Parse(caption).Spec.Objects;
+            Assert.True(said.Count == 1 && said[0] is { Colour: World.Colour.Red, Shape: World.Shape.Disc }, $"{name}: caption \"{caption}\"");
+            // The prompt's own motion survives the expansion.
+            if (name == "image") Assert.Equal(World.Motion.Left, said[0].Motion);
+            var frames = await MediaReader.ReadVideoAsync(output, 48, 48, 8);
+            var made = frames.Take(newFrames(frames.Count)).ToArray();
+            Assert.True(made.Length >= 4, $"{name}: {made.Length} new frames");
+            var colour = World.ClipEvaluation.Score(World.Tracker.Track(made), red, 8, []).Colour;
+            Assert.True(colour == 100, $"{name}: the new frames do not hold a red object (caption \"{caption}\")");
+        }
     }
 
     [Fact]

@@ -34,6 +34,7 @@ public sealed class WebPageTests
 
         var opened = await page.GotoAsync(site);
         Assert.Contains("default-src 'none'", opened!.Headers["content-security-policy"]);
+        Assert.True(await page.EvalOnSelectorAsync<bool>("#progress", "bar => bar.hidden"), "no progress bar before a video runs");
         await page.FillAsync("#key", key);
         await page.ClickAsync("#key-form button");
         await page.WaitForSelectorAsync("#create:not([disabled])");
@@ -74,6 +75,15 @@ public sealed class WebPageTests
         Assert.Contains(requested, url => url.Contains($"/v1/videos/{id}/events"));
         // The looping player asks for its (now expired) URL again: that 403 is the only failure the page may see.
         Assert.All(problems, problem => Assert.Equal($"403 {source}", problem));
+
+        // A wrong key says so and leaves nothing of the tenant on the page.
+        await page.FillAsync("#key", "reel_wrong");
+        await page.ClickAsync("#key-form button");
+        await Until("() => document.getElementById('status').className === 'error'");
+        Assert.Equal(0, await page.EvalOnSelectorAllAsync<int>("#gallery li", "items => items.length"));
+        Assert.Equal("", await page.InnerTextAsync("#model"));
+        Assert.True(await page.IsDisabledAsync("#create"));
+        Assert.True(await page.EvalOnSelectorAsync<bool>("#progress", "bar => bar.hidden"));
     }
 
     [Fact]

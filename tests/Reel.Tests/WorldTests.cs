@@ -104,6 +104,9 @@ public class WorldTests
     [InlineData("two yellow balls rest", "Yellow Disc Rests|Yellow Disc Rests")]
     [InlineData("a little purple circle is tossed up", "Small Magenta Disc Thrown")]
     [InlineData("an orange square does not move and a white triangle falls", "Orange Square Rests|White Triangle Falls")]
+    [InlineData("it starts sliding to the left", "Left")]
+    [InlineData("the ball drifts west", "Disc Left")]
+    [InlineData("a red ball. it heads toward the right edge", "Red Disc Right")]
     public void Prompts_with_synonyms_parse_and_expand_to_a_superset(string prompt, string expected)
     {
         var parsed = CaptionParser.Parse(prompt);
@@ -155,5 +158,55 @@ public class WorldTests
         };
         Assert.True(scores.Count(s => s.Permanence is not null) >= 20, "enough occlusions to measure permanence");
         Assert.True(report.Values.All(v => v >= 98), string.Join(", ", report.Select(p => $"{p.Key} {p.Value:0.0}")));
+    }
+
+    [Fact]
+    public void A_clip_is_described_as_the_tracker_sees_it_and_an_image_without_its_motion()
+    {
+        var described = 0;
+        for (ulong seed = 0; seed < 60; seed++)
+        {
+            var clip = ProceduralWorld.Sample(seed + 20_000, 48, 48, 17, 8, WorldOptions.SingleObject);
+            var truth = clip.Spec.Objects[0];
+            var shown = ClipDescription.Of(clip.Frames, 8);
+            var still = ClipDescription.Of([clip.Frames[0]], 8);
+            Assert.False(shown.Occluder);
+            if (Key(shown) == Key(clip.Spec)) described++;
+            Assert.Equal(truth.Colour, Assert.Single(still.Objects).Colour);
+            Assert.Null(still.Objects[0].Motion);
+        }
+        Assert.True(described >= 55, $"{described} of 60 clips described exactly");
+    }
+
+    [Theory]
+    [InlineData("it starts sliding to the left", "Small Red Disc Left")]
+    [InlineData("drifts west", "Small Red Disc Left")]
+    [InlineData("the ball keeps bouncing", "Small Red Disc Falls")]
+    [InlineData("a blue ball bouncing", "Small Blue Disc Falls")]
+    [InlineData("a large square rests", "Large Red Square Rests")]
+    [InlineData("a ball circles", "Small Red Disc")]
+    public void The_prompt_wins_where_it_speaks_and_the_given_frames_fill_the_rest_whatever_the_seed(string prompt, string expected)
+    {
+        var shown = new SceneSpec([new ObjectSpec(Shape.Disc, Colour.Red, ObjectSize.Small, Motion.Right)], Occluder: false);
+        var wanted = expected.Split(' ');
+        for (ulong seed = 0; seed < 40; seed++)
+        {
+            var expanded = PromptExpander.Expand(prompt, seed, shown);
+            var o = Assert.Single(CaptionParser.Parse(expanded.Caption).Spec.Objects);
+            Assert.All(wanted, attribute => Assert.Contains(attribute, $"{o.Size} {o.Colour} {o.Shape} {o.Motion}".Split(' ')));
+            // Nothing the prompt leaves open is drawn at random: an unsaid motion is the one the frames show.
+            if (wanted.Length == 3) Assert.Equal(Motion.Right, o.Motion);
+            Assert.DoesNotContain("pillar", expanded.Caption);
+        }
+    }
+
+    [Fact]
+    public void A_prompt_about_one_of_two_shown_objects_keeps_the_other_as_shown()
+    {
+        var shown = new SceneSpec([new ObjectSpec(Shape.Disc, Colour.Red, ObjectSize.Small, Motion.Right),
+            new ObjectSpec(Shape.Triangle, Colour.Green, ObjectSize.Large, Motion.Falls)], Occluder: true);
+        var spec = PromptExpander.Expand("the green one slides up", 3, shown).Spec;
+        Assert.Equal("Large Green Triangle Up | Small Red Disc Right", Key(spec));
+        Assert.True(spec.Occluder);
     }
 }

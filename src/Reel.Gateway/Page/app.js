@@ -30,8 +30,21 @@ function option(select, value, label) {
   select.append(element);
 }
 
+// A new key shows only what it may see: nothing of the previous tenant's stays on the page, even if the key is wrong.
+function forgetTenant() {
+  $('model').textContent = '';
+  $('size').replaceChildren();
+  $('seconds').replaceChildren();
+  $('gallery').replaceChildren();
+  $('create').disabled = true;
+  $('progress').hidden = true;
+  $('player').removeAttribute('src');
+  say('');
+}
+
 async function start() {
   $('key').value = key;
+  forgetTenant();
   if (!key) return;
   try {
     const models = await json('models');
@@ -44,7 +57,6 @@ async function start() {
       model.seconds.forEach((seconds) => option($('seconds'), String(seconds), `${seconds} s`));
     }
     $('create').disabled = false;
-    say('');
     await gallery();
   } catch (error) {
     say(error.message, true);
@@ -88,6 +100,7 @@ async function follow(id) {
 
 async function run(created) {
   $('progress').value = 0;
+  $('progress').hidden = false;
   say('queued');
   const video = await follow(created.id);
   await gallery();
