@@ -59,17 +59,22 @@ public static class BenchCommand
                 foreach (var batch in new[] { 1, 4, 16 })
                 {
                     cancel.ThrowIfCancellationRequested();
+                    Console.Error.WriteLine($"bench model: DiT forward, {config.Name} {dtype} batch {batch}");
                     dit.Add(DitForward(config, frames, batch, dtype, repeats, matmul[dtype.ToString()]));
                 }
         var decode = new List<DecodeFigure>();
         foreach (var dtype in new[] { "float32", "bfloat16" })
             foreach (var scale in new[] { 1, 8 })
+            {
+                Console.Error.WriteLine($"bench model: VAE decode, {dtype}, {scale}x a chunk");
                 decode.Add(await InChildProcess<DecodeFigure>(cancel, "bench", "vae-decode", "--config", "tiny", "--size", "128x128",
                     "--latent-frames", (ModelConfig.Tiny.ChunkLatentFrames * scale).ToString(), "--dtype", dtype, "--threads", threads.ToString(),
                     "--repeats", "3"));
+            }
         var generate = new List<GenerateFigure>();
         foreach (var dtype in new[] { "float32", "bfloat16" })
         {
+            Console.Error.WriteLine($"bench model: generate, tiny {dtype}");
             var output = Path.Combine(Path.GetTempPath(), $"reel-bench-{Guid.NewGuid():N}.mp4");
             var report = await InChildProcess<JsonElement>(cancel, "generate", "a red ball bouncing", "-o", output, "--config", "tiny",
                 "--seconds", "6", "--seed", "1", "--dtype", dtype, "--threads", threads.ToString(), "--json");

@@ -64,7 +64,11 @@ public static class LongBenchCommand
         foreach (var chunks in new[] { 1, 2, 4, 8 })
         {
             runs = [];
-            for (var i = 0; i < repeats; i++) runs.Add(await ClusterRunInChildAsync(config, FramesFor(config, chunks), threads, cancel));
+            for (var i = 0; i < repeats; i++)
+            {
+                Console.Error.WriteLine($"bench long: {chunks} chunk(s) through the cluster, run {i + 1}/{repeats}");
+                runs.Add(await ClusterRunInChildAsync(config, FramesFor(config, chunks), threads, cancel));
+            }
             lengths.Add(new LengthFigure(chunks, FramesFor(config, chunks),
                 Math.Round(BenchCommand.Median([.. runs.Select(r => r.ChunkSeconds[0])]), 3),
                 Math.Round(BenchCommand.Median([.. runs.Select(r => r.ChunkSeconds[^1])]), 3),
@@ -77,6 +81,7 @@ public static class LongBenchCommand
         var cluster = new List<double>();
         for (var i = 0; i < repeats; i++)
         {
+            Console.Error.WriteLine($"bench long: 4 chunks, reel generate against the cluster path, run {i + 1}/{repeats}");
             var generate = await GenerateAsync(config, fourChunks, threads, cancel);
             var timings = generate.GetProperty("timings");
             direct.Add(timings.GetProperty("generateSeconds").GetDouble() + timings.GetProperty("writeSeconds").GetDouble());
@@ -85,12 +90,17 @@ public static class LongBenchCommand
         var (directSeconds, clusterSeconds) = (BenchCommand.Median(direct), BenchCommand.Median(cluster));
 
         var restarts = new List<RestartFigure>();
-        for (var i = 0; i < repeats; i++) restarts.Add(await KillAndRestartAsync(config, fourChunks, threads, cancel));
+        for (var i = 0; i < repeats; i++)
+        {
+            Console.Error.WriteLine($"bench long: kill -9 of reel serve and restart, run {i + 1}/{repeats}");
+            restarts.Add(await KillAndRestartAsync(config, fourChunks, threads, cancel));
+        }
         var failovers = new List<double>();
         var fastFailovers = new List<double>();
         if (RedisServer.IsInstalled)
             for (var i = 0; i < repeats; i++)
             {
+                Console.Error.WriteLine($"bench long: kill -9 of a clustered model silo, run {i + 1}/{repeats}");
                 failovers.Add(await KillAndFailOverAsync(config, fourChunks, threads, fastDetection: false, cancel));
                 fastFailovers.Add(await KillAndFailOverAsync(config, fourChunks, threads, fastDetection: true, cancel));
             }

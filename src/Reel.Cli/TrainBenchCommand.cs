@@ -54,6 +54,7 @@ public static class TrainBenchCommand
 
     private static TrainFigure Measure(string name, ReelModel source, Setting setting, int steps, int batch, CancellationToken cancel)
     {
+        Console.Error.WriteLine($"bench train: {name}, {steps} steps");
         var model = ReelModel.Create(source.Config);
         model.UseVae(source);
         var settings = new TrainingSettings
