@@ -61,6 +61,12 @@ public sealed record VideoRequest
     /// <summary>With <see cref="Extend"/>: the new part leads into the video instead of following it.</summary>
     [Id(18)] public bool Backward { get; init; }
 
+    /// <summary>
+    /// A size beyond the model's pixel budget is made rather than refused (<c>reel generate --any-size</c>; the HTTP API
+    /// never sets it).
+    /// </summary>
+    [Id(19)] public bool AnySize { get; init; }
+
     /// <summary>Every input the request names.</summary>
     public IEnumerable<MediaInput> Inputs => new[] { Image, Extend, Edit }.OfType<MediaInput>().Concat(Connect);
 }

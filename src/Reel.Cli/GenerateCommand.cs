@@ -37,6 +37,7 @@ public static class GenerateCommand
         public readonly Option<FileInfo?> Thumbnail = new("--thumbnail") { Description = "Also write a still of the clip (.png, .jpg, .webp)" };
         public readonly Option<FileInfo?> Spritesheet = new("--spritesheet") { Description = $"Also write a grid of up to {VideoFiles.SpritesheetFrames} evenly spaced frames (.png, .jpg, .webp)" };
         public readonly Option<bool> NoExpand = new("--no-expand") { Description = "Use the prompt as the caption, without expanding it" };
+        public readonly Option<bool> AnySize = new("--any-size") { Description = "Make a --size beyond the model's pixel budget (4x its largest trained size) instead of refusing it: slow, and far from what it was trained on" };
         public readonly Option<bool> Json = new("--json") { Description = "Print what was done as JSON" };
         public readonly ModelOptions Model = new();
     }
@@ -47,7 +48,7 @@ public static class GenerateCommand
         var command = new Command("generate", "Generate a video from a prompt, optionally from an image or existing videos")
         {
             o.Prompt, o.Output, o.Size, o.Seconds, o.Frames, o.Seed, o.Steps, o.Guidance, o.Solver, o.Image, o.Extend, o.Backward,
-            o.Loop, o.Connect, o.Edit, o.Strength, o.Thumbnail, o.Spritesheet, o.NoExpand, o.Json,
+            o.Loop, o.Connect, o.Edit, o.Strength, o.Thumbnail, o.Spritesheet, o.NoExpand, o.AnySize, o.Json,
         };
         o.Model.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() => RunAsync(o, result, cancel)));
@@ -65,7 +66,7 @@ public static class GenerateCommand
         foreach (var image in new[] { thumbnail, spritesheet }.OfType<string>()) MediaWriter.RequireExtension(image, MediaWriter.ImageExtensions);
         var (config, _) = o.Model.Resolve(result);
         if (request.Width is { } width && request.Height is { } height
-            && SizeRule.Choose(config.Name, config.Sizes, config.SizeMultiple, new VideoSize(width, height)).Note is { } note)
+            && SizeRule.Choose(config.Name, config.Sizes, config.SizeMultiple, new VideoSize(width, height), request.AnySize).Note is { } note)
             Console.Error.WriteLine(note);
         var inputs = request.Inputs.Select(i => new CompilerInput(null, i.File)).ToList();
         using var compiled = await RequestCompiler.CompileAsync(request, config, inputs, cancel);
@@ -115,7 +116,7 @@ public static class GenerateCommand
             Seconds = result.GetValue(o.Seconds), Frames = result.GetValue(o.Frames),
             Seed = result.GetValue(o.Seed) ?? RequestCompiler.RandomSeed(),
             Steps = result.GetValue(o.Steps), Guidance = result.GetValue(o.Guidance), Solver = result.GetValue(o.Solver).ToString().ToLowerInvariant(),
-            Expand = !result.GetValue(o.NoExpand),
+            Expand = !result.GetValue(o.NoExpand), AnySize = result.GetValue(o.AnySize),
             Image = Local(o.Image), Extend = Local(o.Extend), Edit = Local(o.Edit), Strength = result.GetValue(o.Strength),
             Connect = [.. (result.GetValue(o.Connect) ?? []).Select(f => MediaInput.Local(f.FullName))],
             Loop = result.GetValue(o.Loop), Backward = result.GetValue(o.Backward),

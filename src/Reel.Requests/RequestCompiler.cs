@@ -108,7 +108,7 @@ public static class RequestCompiler
         var generation = new GenerationRequest
         {
             Prompt = Caption(request), Seed = request.Seed,
-            Size = RequestedSize(request) is { } asked ? SizeRule.Choose(config.Name, config.Sizes, config.SizeMultiple, asked).Size
+            Size = RequestedSize(request) is { } asked ? SizeRule.Choose(config.Name, config.Sizes, config.SizeMultiple, asked, request.AnySize).Size
                 : inputSize ?? config.DefaultSize,
             Frames = request.Frames ?? FrameCount.ForSeconds(config, SecondsOf(request)),
             Steps = request.Steps, Guidance = request.Guidance, Solver = solver,

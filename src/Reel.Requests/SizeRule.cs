@@ -7,7 +7,8 @@ namespace Reel.Requests;
 /// trained at is made as asked. The OpenAI SDK's standard sizes (1280x720, …) become the trained size nearest their
 /// aspect ratio — what a client written for Sora means — and the choice says so. Any other size is just another latent
 /// grid and is made as asked up to <see cref="MaxPixelsOverTrained"/>× the pixels of the largest trained size; a
-/// larger one is refused with what would work, rather than run for many minutes into something the model never saw.
+/// larger one is refused with what would work, rather than run for many minutes into something the model never saw —
+/// unless asked for explicitly (<paramref name="anySize"/> of <see cref="Choose"/>, <c>reel generate --any-size</c>).
 /// </summary>
 public static class SizeRule
 {
@@ -19,7 +20,7 @@ public static class SizeRule
     public sealed record Choice(VideoSize Size, string? Note);
 
     /// <summary>Throws <see cref="ModelException"/> for a size the model cannot make, naming the sizes it can.</summary>
-    public static Choice Choose(string model, IReadOnlyList<VideoSize> trained, int multiple, VideoSize asked)
+    public static Choice Choose(string model, IReadOnlyList<VideoSize> trained, int multiple, VideoSize asked, bool anySize = false)
     {
         if (trained.Contains(asked)) return new Choice(asked, null);
         var listed = string.Join(", ", trained);
@@ -32,9 +33,9 @@ public static class SizeRule
         if (asked.Width % multiple != 0 || asked.Height % multiple != 0)
             throw new ModelException($"Size {asked} is not a multiple of {multiple} in both dimensions for model '{model}' (trained at {listed}).");
         var limit = MaxPixelsOverTrained * trained.Max(s => (long)s.Width * s.Height);
-        if ((long)asked.Width * asked.Height > limit)
+        if ((long)asked.Width * asked.Height > limit && !anySize)
             throw new ModelException($"Size {asked} is more than model '{model}' can make well: at most {limit} pixels " +
-                $"({MaxPixelsOverTrained}× its largest trained size), or one of its trained sizes {listed}.");
+                $"({MaxPixelsOverTrained}× its largest trained size), or one of its trained sizes {listed} (--any-size makes it anyway, slowly).");
         return new Choice(asked, $"{asked} is not a size model '{model}' was trained at ({listed}): expect less than its usual quality.");
     }
 

@@ -1,3 +1,4 @@
+using Reel.Abstractions;
 using Reel.Model;
 using Reel.Requests;
 
@@ -37,5 +38,19 @@ public class SizeRuleTests
     {
         Assert.Contains("at most 12288 pixels", Assert.Throws<ModelException>(() => Choose(ModelConfig.Tiny, 128, 128)).Message);
         Assert.Contains("not a multiple of 8", Assert.Throws<ModelException>(() => Choose(ModelConfig.Tiny, 36, 32)).Message);
+    }
+
+    [Fact]
+    public void A_size_beyond_the_pixel_budget_is_made_only_when_asked_for_explicitly_and_still_on_the_grid()
+    {
+        var tiny = ModelConfig.Tiny;
+        var choice = SizeRule.Choose(tiny.Name, tiny.Sizes, tiny.SizeMultiple, new VideoSize(128, 128), anySize: true);
+        Assert.Equal(new VideoSize(128, 128), choice.Size);
+        Assert.Contains("expect less than its usual quality", choice.Note);
+        Assert.Throws<ModelException>(() => SizeRule.Choose(tiny.Name, tiny.Sizes, tiny.SizeMultiple, new VideoSize(132, 128), anySize: true));
+        // The request compiler reads the request's own flag, which the HTTP API never sets.
+        var request = new VideoRequest { Prompt = "a ball", Seed = 1, Width = 128, Height = 128 };
+        Assert.Throws<ModelException>(() => RequestCompiler.Generation(request, tiny));
+        Assert.Equal(new VideoSize(128, 128), RequestCompiler.Generation(request with { AnySize = true }, tiny).Size);
     }
 }
