@@ -37,7 +37,7 @@ public sealed class SessionJobs(ModelHost host, IArtifactStore artifacts, IGrain
         try
         {
             foreach (var (input, i) in request.Inputs.Select((input, i) => (input, i)))
-                inputs.Add(await FetchAsync(key, input, RequestCompiler.WantsLatents(request, input), describe: i == 0 && request.Expand, folder.FullName, cancel));
+                inputs.Add(await FetchAsync(key, input, RequestCompiler.WantsLatents(request, input), RequestCompiler.Describes(request, i), folder.FullName, cancel));
             using var compiled = await RequestCompiler.CompileAsync(request, config, inputs, cancel);
             return await host.Enqueue(model =>
             {

@@ -83,6 +83,9 @@ public static class RequestCompiler
         return request.Connect.Count == 2 ? VideoMode.Connect : VideoMode.TextToVideo;
     }
 
+    /// <summary>Whether the request's input at <paramref name="index"/> is read to be described (the prompt expansion's input).</summary>
+    public static bool Describes(VideoRequest request, int index) => request.Expand && index == 0;
+
     /// <summary>Whether <paramref name="input"/> is best read as latents (an extension forward or an edit works on them).</summary>
     public static bool WantsLatents(VideoRequest request, MediaInput input) =>
         (input == request.Extend && !request.Backward) || input == request.Edit;
@@ -182,8 +185,8 @@ public static class RequestCompiler
             for (var i = 0; i < inputs.Count; i++)
             {
                 var input = inputs[i];
-                // The first input is read as frames to be described even where its latents are what the model takes.
-                var describe = i == 0 && request.Expand;
+                // The described input is read as frames even where its latents are what the model takes.
+                var describe = Describes(request, i);
                 IReadOnlyList<RgbFrame>? frames = input.Path is not null && (input.Latents is null || describe)
                     ? request.Image is not null
                         ? [await MediaReader.ReadImageAsync(input.Path, size.Width, size.Height, cancel: cancel)]
@@ -266,7 +269,7 @@ public static class RequestCompiler
     /// </summary>
     private static IReadOnlyList<RgbFrame> Described(VideoMode mode, IReadOnlyList<RgbFrame> frames, ModelConfig config)
     {
-        var chunk = Math.Min(frames.Count, 1 + (config.ChunkLatentFrames - 1) * config.TemporalCompression);
+        var chunk = Math.Min(frames.Count, FrameCount.ToPixel(config, config.ChunkLatentFrames));
         return mode switch
         {
             VideoMode.Extend or VideoMode.Connect => frames.Skip(frames.Count - chunk).ToArray(),

@@ -25,9 +25,7 @@ public static class ClipDescription
     /// <summary>Every shape of a size covers about π r²: small or large by the geometric mean of the two areas.</summary>
     private static ObjectSize SizeOf(Track track, TrackedClip clip)
     {
-        var seen = track.Detections.OfType<Detection>().ToArray();
-        var whole = seen.Where(d => d.Whole).ToArray();
-        var areas = (whole.Length > 0 ? whole : seen).Select(d => d.Area).Order().ToArray();
+        var areas = track.FormViews.Select(d => d.Area).Order().ToArray();
         var side = Math.Min(clip.Width, clip.Height);
         var threshold = Math.PI * WorldPalette.Radius(ObjectSize.Small, side) * WorldPalette.Radius(ObjectSize.Large, side);
         return areas[areas.Length / 2] >= threshold ? ObjectSize.Large : ObjectSize.Small;

@@ -14,17 +14,21 @@ public sealed record Detection(int Frame, Colour Colour, double X, double Y, int
 /// <summary>One object followed through a clip; <see cref="Detections"/> has null where it was not seen.</summary>
 public sealed record Track(Colour Colour, Detection?[] Detections)
 {
-    /// <summary>Shape by the bounding-box fill of its whole views: a square fills it, a disc π/4, a triangle half.</summary>
-    public Shape Shape
+    /// <summary>The views its form is judged by: the whole ones, or every one if it was never seen whole.</summary>
+    public Detection[] FormViews
     {
         get
         {
             var seen = Detections.OfType<Detection>().ToArray();
             var whole = seen.Where(d => d.Whole).ToArray();
-            return (whole.Length > 0 ? whole : seen).Select(d => d.Fill >= 0.89 ? Shape.Square : d.Fill >= 0.63 ? Shape.Disc : Shape.Triangle)
-                .GroupBy(s => s).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
+            return whole.Length > 0 ? whole : seen;
         }
     }
+
+    /// <summary>Shape by the bounding-box fill of its whole views: a square fills it, a disc π/4, a triangle half.</summary>
+    public Shape Shape =>
+        FormViews.Select(d => d.Fill >= 0.89 ? Shape.Square : d.Fill >= 0.63 ? Shape.Disc : Shape.Triangle)
+            .GroupBy(s => s).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
 
     public int Seen => Detections.Count(d => d is not null);
 }
