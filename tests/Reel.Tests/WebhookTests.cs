@@ -84,7 +84,11 @@ public sealed partial class GatewayApiTests
         Assert.True(await lenient.SendAsync(receiver.Urls.First() + "/hook", secret, "msg_3", "{}"));
         Assert.Single(seen);
     }
+}
 
+/// <summary>Which webhook addresses count as public: no fixture, so the fast tier runs them on a bare machine.</summary>
+public sealed class WebhookAddressTests
+{
     [Theory]
     [Trait(Tier.Name, Tier.Fast)]
     [InlineData("10.1.2.3")]
