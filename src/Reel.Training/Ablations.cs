@@ -57,6 +57,8 @@ public static class Ablations
             Config: c => c with { AbsolutePositions = true }),
         new("trial-recipe", "the throwaway trial's conditioning: caption pooled into the timestep conditioning, no cross-attention, absolute positions",
             Config: c => c with { CaptionConditioning = CaptionConditioning.Pooled, AbsolutePositions = true }),
+        new("trial-recipe+cross", "the trial recipe with cross-attention to the caption's tokens as well (pooled and cross, absolute positions)",
+            Config: c => c with { CaptionConditioning = CaptionConditioning.Both, AbsolutePositions = true }),
         new("all-modes", "every conditioning mode (35% text to video, 20% first frame, 20% continuation, 25% ends)",
             Settings: s => s with { Modes = ConditioningMix.All }),
         new("t-mean-0.5", "noise levels logit-normal around 0.62 (mean 0.5): more steps where layout and motion are decided",
