@@ -56,9 +56,9 @@ public static class Ablations
         new("absolute-positions", "fixed 3D sin-cos positions added to the tokens besides rotary (relative) ones",
             Config: c => c with { AbsolutePositions = true }),
         new("trial-recipe", "the throwaway trial's conditioning: caption pooled into the timestep conditioning, no cross-attention, absolute positions",
-            Config: c => c with { CaptionConditioning = CaptionConditioning.Pooled, AbsolutePositions = true }),
+            Config: c => TrialRecipe(c, CaptionConditioning.Pooled)),
         new("trial-recipe+cross", "the trial recipe with cross-attention to the caption's tokens as well (pooled and cross, absolute positions)",
-            Config: c => c with { CaptionConditioning = CaptionConditioning.Both, AbsolutePositions = true }),
+            Config: c => TrialRecipe(c, CaptionConditioning.Both)),
         new("all-modes", "every conditioning mode (35% text to video, 20% first frame, 20% continuation, 25% ends)",
             Settings: s => s with { Modes = ConditioningMix.All }),
         new("t-mean-0.5", "noise levels logit-normal around 0.62 (mean 0.5): more steps where layout and motion are decided",
@@ -70,6 +70,10 @@ public static class Ablations
         new("shift-1", "no timestep shift at sampling", Trains: false, Config: c => c with { ShiftBase = 1, ShiftMax = 1 }),
         new("shift-3", "sampling shift 3", Trains: false, Config: c => c with { ShiftBase = 3, ShiftMax = 3 }),
     ];
+
+    /// <summary>The throwaway trial's recipe (absolute positions, ../shared/reference/torchsharp.md) with the given caption pathway.</summary>
+    private static ModelConfig TrialRecipe(ModelConfig config, CaptionConditioning caption) =>
+        config with { CaptionConditioning = caption, AbsolutePositions = true };
 
     public static AblationVariant Named(string name) =>
         All.FirstOrDefault(v => v.Name == name) ?? throw new ModelException($"Unknown ablation '{name}'. Known: {string.Join(", ", All.Select(v => v.Name))}.");
