@@ -59,6 +59,8 @@ public static class Ablations
             Config: c => TrialRecipe(c, CaptionConditioning.Pooled)),
         new("trial-recipe+cross", "the trial recipe with cross-attention to the caption's tokens as well (pooled and cross, absolute positions)",
             Config: c => TrialRecipe(c, CaptionConditioning.Both)),
+        new("trial-recipe-small", "the trial recipe on a DiT of width 192 and depth 4 (2.7 M parameters): the scaling law's compute-optimal size for ~1e15 FLOPs",
+            Config: c => TrialRecipe(c, CaptionConditioning.Pooled) with { DitWidth = 192, DitDepth = 4, DitHeads = 3 }),
         new("all-modes", "every conditioning mode (35% text to video, 20% first frame, 20% continuation, 25% ends)",
             Settings: s => s with { Modes = ConditioningMix.All }),
         new("t-mean-0.5", "noise levels logit-normal around 0.62 (mean 0.5): more steps where layout and motion are decided",
