@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Reel.Media;
 using Reel.Model;
 using Reel.Training;
@@ -31,10 +32,14 @@ public static class AblateCommand
         var precision = new Option<string>("--precision") { Description = "Activations while training: auto (measured), float32 or bfloat16", DefaultValueFactory = _ => "auto" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Ablation folder (default: ~/.cache/reel/ablation-CONFIG)" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the data, initialisation and noise", DefaultValueFactory = _ => 0 };
+        var captionEncoder = new Option<DirectoryInfo?>("--caption-encoder")
+        {
+            Description = "A weights folder whose caption encoder every variant starts from and keeps frozen (only the DiT trains)",
+        };
         var model = new ModelOptions();
         var command = new Command("ablate", "Train recipe variants briefly on a narrowed world and compare what reel eval measures")
         {
-            only, steps, batch, clips, prompts, cases, precision, output, seed,
+            only, steps, batch, clips, prompts, cases, precision, output, seed, captionEncoder,
         };
         model.AddTo(command);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(async () =>
@@ -44,6 +49,8 @@ public static class AblateCommand
                 throw new ModelException("--steps must be at least 10, --batch at least 1 and --clips at least --batch.");
             var file = result.GetValue(prompts)!;
             if (!file.Exists) throw new MediaException($"{file.FullName}: no such file.");
+            var encoderFolder = result.GetValue(captionEncoder);
+            if (encoderFolder is { Exists: false }) throw new ModelException($"--caption-encoder {encoderFolder.FullName}: no such folder.");
             using var source = model.Open(result);
             if (source.WeightsHash is null) throw new ModelException("reel ablate needs trained weights for its VAE (--weights, or the shipped ones).");
             var evalCases = EvalCases.Parse(await File.ReadAllTextAsync(file.FullName, cancel), file.Name)
@@ -53,7 +60,7 @@ public static class AblateCommand
             var settings = new AblationSettings
             {
                 Steps = result.GetValue(steps), BatchSize = result.GetValue(batch), CachedClips = result.GetValue(clips), Seed = result.GetValue(seed),
-                ComputeType = computeType,
+                ComputeType = computeType, CaptionEncoderFrom = encoderFolder?.FullName,
             };
             var folder = result.GetValue(output)?.FullName ?? Path.Combine(
                 Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", $"ablation-{source.Config.Name}");
@@ -74,6 +81,9 @@ public static class AblateCommand
         return timing.Faster;
     }
 
+    /// <summary>Settings as written to the folder; a frozen caption encoder's hash only when there is one, so older folders still match.</summary>
+    private static readonly JsonSerializerOptions SettingsJson = new(CommandErrors.Json) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
     private sealed record AblationRun(string Folder, ReelModel Source, AblationSettings Settings, IReadOnlyList<EvalCase> Cases);
 
     /// <summary>What one variant did: its training and the eval scores of its clips.</summary>
@@ -84,8 +94,10 @@ public static class AblateCommand
     {
         Directory.CreateDirectory(run.Folder);
         var settingsPath = Path.Combine(run.Folder, SettingsFile);
+        var captionEncoder = run.Settings.CaptionEncoderFrom is { } donor ? WeightsFolder.ContentHash(donor) : null;
         var settingsJson = JsonSerializer.Serialize(new { run.Settings.Steps, run.Settings.BatchSize, run.Settings.CachedClips, run.Settings.Seed,
-            ComputeType = run.Settings.ComputeType.ToString(), Weights = run.Source.WeightsHash, Cases = run.Cases.Select(c => c.Line) }, CommandErrors.Json);
+            ComputeType = run.Settings.ComputeType.ToString(), Weights = run.Source.WeightsHash, CaptionEncoder = captionEncoder,
+            Cases = run.Cases.Select(c => c.Line) }, SettingsJson);
         if (File.Exists(settingsPath) && File.ReadAllText(settingsPath) != settingsJson)
             throw new ModelException($"{run.Folder} holds an ablation with other settings ({settingsPath}): give another --out.");
         File.WriteAllText(settingsPath, settingsJson);

@@ -145,6 +145,16 @@ public sealed class ReelModel : IDisposable
         Manifest = Manifest with { LatentMean = source.Manifest.LatentMean, LatentStd = source.Manifest.LatentStd, VaeHash = source.Manifest.VaeHash };
     }
 
+    /// <summary>Takes <paramref name="source"/>'s caption encoder: the same caption configuration and vocabulary are required.</summary>
+    public void UseCaptionEncoder(ReelModel source)
+    {
+        var (mine, theirs) = (Config, source.Config);
+        if ((mine.CaptionWidth, mine.CaptionDepth, mine.CaptionHeads, mine.MaxCaptionTokens) != (theirs.CaptionWidth, theirs.CaptionDepth, theirs.CaptionHeads, theirs.MaxCaptionTokens)
+            || !Manifest.Vocabulary.SequenceEqual(source.Manifest.Vocabulary))
+            throw new ModelException($"The caption encoder of '{theirs.Name}' has another width, depth, heads, length or vocabulary than this model's.");
+        using (no_grad()) CaptionEncoder.load_state_dict(source.CaptionEncoder.state_dict());
+    }
+
     public static long ParameterCount(nn.Module module) => module.parameters().Sum(p => p.numel());
 
     /// <summary>Pixels [1, 3, T, H, W] in [-1, 1] to normalised latents, streamed chunk by chunk.</summary>

@@ -28,6 +28,9 @@ public sealed record AblationSettings
 
     public ulong Seed { get; init; }
     public ScalarType ComputeType { get; init; } = ScalarType.Float32;
+
+    /// <summary>A weights folder whose caption encoder every variant starts from and keeps (frozen); null trains a fresh one.</summary>
+    public string? CaptionEncoderFrom { get; init; }
 }
 
 /// <summary>
@@ -91,6 +94,7 @@ public static class Ablations
             Target = TrainingTarget.Dit, Steps = settings.Steps, BatchSize = settings.BatchSize, WarmupSteps = Math.Min(200, settings.Steps / 10),
             World = WorldOptions.SingleObject, Sizes = [Size(config)], Modes = ConditioningMix.TextToVideoOnly,
             CachedClips = settings.CachedClips, ComputeType = settings.ComputeType, Seed = settings.Seed, FixedBatch = variant.Overfit,
+            FreezeCaptionEncoder = settings.CaptionEncoderFrom is not null,
         };
         return variant.Settings?.Invoke(baseline) ?? baseline;
     }
@@ -105,6 +109,11 @@ public static class Ablations
         var config = (variant.Config?.Invoke(source.Config) ?? source.Config) with { Name = source.Config.Name };
         var model = ReelModel.Create(config, seed: settings.Seed);
         model.UseVae(source);
+        if (settings.CaptionEncoderFrom is { } donorFolder)
+        {
+            using var donor = ReelModel.Load(donorFolder);
+            model.UseCaptionEncoder(donor);
+        }
         var training = TrainingFor(variant, config, settings);
         using var trainer = Trainer.Start(model, training, cacheRoot, log);
         var losses = new List<double>();

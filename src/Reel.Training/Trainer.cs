@@ -35,7 +35,10 @@ public sealed class Trainer : IDisposable
         (_model, Settings, Step) = (model, settings, step);
         _cacheRoot = cacheRoot ?? LatentCache.DefaultRoot;
         _data = new WorldBatches(model.Config, settings.Seed, settings.World, settings.Sizes);
-        IEnumerable<nn.Module> trained = settings.Target == TrainingTarget.Vae ? [model.Vae] : [model.Dit, model.CaptionEncoder];
+        IEnumerable<nn.Module> trained = settings.Target == TrainingTarget.Vae ? [model.Vae]
+            : settings.FreezeCaptionEncoder ? [model.Dit] : [model.Dit, model.CaptionEncoder];
+        if (settings.Target == TrainingTarget.Dit && settings.FreezeCaptionEncoder)
+            foreach (var p in model.CaptionEncoder.parameters()) p.requires_grad = false;
         if (settings.Target == TrainingTarget.Vae)
         {
             model.Vae.ComputeType = settings.ComputeType;
@@ -162,7 +165,7 @@ public sealed class Trainer : IDisposable
         if (_ema is { } ema)
         {
             UpdateEma(ema.Dit, _model.Dit);
-            UpdateEma(ema.Captions, _model.CaptionEncoder);
+            if (!Settings.FreezeCaptionEncoder) UpdateEma(ema.Captions, _model.CaptionEncoder);
         }
         Step++;
         return loss;

@@ -88,6 +88,12 @@ public sealed record TrainingSettings
     /// <summary>Clips per size encoded once and reused (a latent cache); 0 renders and encodes every batch. Default 0.</summary>
     public int CachedClips { get; init; }
 
+    /// <summary>
+    /// The caption encoder keeps the weights it starts with (taken from another run) and only the DiT learns: does a
+    /// DiT learn a word sooner when its encoder already tells the words apart?
+    /// </summary>
+    public bool FreezeCaptionEncoder { get; init; }
+
     /// <summary>Every step draws the first step's clips (noise still varies): an overfitting check, not training.</summary>
     public bool FixedBatch { get; init; }
 

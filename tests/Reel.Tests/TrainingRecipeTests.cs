@@ -103,6 +103,25 @@ public class TrainingRecipeTests
     }
 
     [Fact]
+    public void A_dit_trained_beside_a_frozen_caption_encoder_taken_from_another_model_leaves_the_encoder_as_it_came()
+    {
+        using var donor = ReelModel.Create(ModelConfig.Test, seed: 9);
+        var model = TestModel();
+        model.UseCaptionEncoder(donor);
+        static float[] Weights(nn.Module module) => module.parameters().SelectMany(p => p.detach().flatten().data<float>().ToArray()).ToArray();
+        Assert.Equal(Weights(donor.CaptionEncoder), Weights(model.CaptionEncoder));
+        var dit = Weights(model.Dit);
+
+        using var trainer = Trainer.Start(model, DitSettings(ConditioningMix.TextToVideoOnly) with { FreezeCaptionEncoder = true, LearningRate = 1e-2, WarmupSteps = 1 });
+        for (var i = 0; i < 3; i++) trainer.TrainStep();
+        Assert.Equal(Weights(donor.CaptionEncoder), Weights(model.CaptionEncoder));
+        Assert.NotEqual(dit, Weights(model.Dit));
+
+        using var other = ReelModel.Create(ModelConfig.Test with { CaptionWidth = 16 }, seed: 9);
+        Assert.Throws<ModelException>(() => model.UseCaptionEncoder(other));
+    }
+
+    [Fact]
     public void A_latent_cache_is_encoded_once_and_holds_the_vae_latents_of_the_clips_it_renders_again()
     {
         var root = TestModels.TempFolder();
