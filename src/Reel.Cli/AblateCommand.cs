@@ -124,7 +124,8 @@ public static class AblateCommand
         var cases = run.Cases;
         if (variant.Trains)
         {
-            var (loss, speed, firstBatch) = Ablations.Train(variant, run.Source, run.Settings, weights, LatentCache.DefaultRoot, Console.Error.WriteLine, cancel);
+            var (loss, speed, firstBatch) = Ablations.Train(variant, run.Source, run.Settings, weights, Path.Combine(run.Folder, "runs", variant.Name),
+                LatentCache.DefaultRoot, Console.Error.WriteLine, cancel);
             training = (loss, speed);
             if (variant.Overfit)
                 cases = firstBatch.Select((clip, i) => new EvalCase(i + 1, clip.Caption, clip.Spec, 1, null)).ToList();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Reel.Model;
 using Reel.World;
 using static TorchSharp.torch;
@@ -100,11 +101,42 @@ public static class Ablations
     }
 
     /// <summary>
-    /// Trains a fresh DiT and caption encoder of the variant's configuration on <paramref name="source"/>'s VAE and
-    /// writes the weights folder; returns the mean loss of the last tenth of the steps and the samples per second.
+    /// Trains a fresh DiT and caption encoder of the variant's configuration on <paramref name="source"/>'s VAE, or
+    /// continues the run checkpointed in <paramref name="runFolder"/> (every few minutes and when cancelled), and
+    /// writes the weights folder; returns the mean loss of the last tenth of the steps and the samples per second of
+    /// this process's steps.
     /// </summary>
     public static (double FinalLoss, double SamplesPerSecond, IReadOnlyList<WorldClip> FirstBatch) Train(AblationVariant variant, ReelModel source,
-        AblationSettings settings, string weightsFolder, string cacheRoot, Action<string>? log, CancellationToken cancel)
+        AblationSettings settings, string weightsFolder, string runFolder, string cacheRoot, Action<string>? log, CancellationToken cancel)
+    {
+        var checkpoint = Path.Combine(runFolder, TrainingLoop.CheckpointFolder);
+        using var trainer = Directory.Exists(checkpoint) ? Trainer.Resume(checkpoint, cacheRoot: cacheRoot, log: log) : Start(variant, source, settings, cacheRoot, log);
+        if (trainer.Step > 0) log?.Invoke($"{variant.Name}: resuming at step {trainer.Step}.");
+        var (steps, startStep) = (trainer.Settings.Steps, trainer.Step);
+        var clock = Stopwatch.StartNew();
+        var recent = new Queue<double>();
+        TrainingLoop.Run(trainer, runFolder, CheckpointInterval, () => cancel.IsCancellationRequested, p =>
+        {
+            recent.Enqueue(p.Loss);
+            if (recent.Count > 100) recent.Dequeue();
+            if (p.Step % 100 == 0) log?.Invoke($"{variant.Name}: step {p.Step}/{steps}, loss {recent.Average():0.0000}, {p.SamplesPerSecond:0.0} samples/s");
+        });
+        cancel.ThrowIfCancellationRequested();
+        var samplesPerSecond = (steps - startStep) * trainer.Settings.BatchSize / clock.Elapsed.TotalSeconds;
+        trainer.Model.Save(weightsFolder + RawSuffix);
+        trainer.Export(weightsFolder);
+        var firstBatch = variant.Overfit ? trainer.ClipsOfStep(0) : [];
+        var losses = File.ReadLines(Path.Combine(runFolder, TrainingLoop.LossFile)).Skip(1)
+            .Select(line => double.Parse(line.Split(',')[1], CultureInfo.InvariantCulture)).ToList();
+        trainer.Model.Dispose();
+        return (losses.Skip(losses.Count * 9 / 10).Average(), samplesPerSecond, firstBatch);
+    }
+
+    /// <summary>Time between an ablation run's checkpoints: what a stopped run loses at most.</summary>
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMinutes(5);
+
+    /// <summary>A new trainer of the variant: a fresh DiT (and caption encoder, unless one is given) on the source's VAE.</summary>
+    private static Trainer Start(AblationVariant variant, ReelModel source, AblationSettings settings, string cacheRoot, Action<string>? log)
     {
         var config = (variant.Config?.Invoke(source.Config) ?? source.Config) with { Name = source.Config.Name };
         var model = ReelModel.Create(config, seed: settings.Seed);
@@ -114,22 +146,6 @@ public static class Ablations
             using var donor = ReelModel.Load(donorFolder);
             model.UseCaptionEncoder(donor);
         }
-        var training = TrainingFor(variant, config, settings);
-        using var trainer = Trainer.Start(model, training, cacheRoot, log);
-        var losses = new List<double>();
-        var clock = Stopwatch.StartNew();
-        while (trainer.Step < training.Steps)
-        {
-            cancel.ThrowIfCancellationRequested();
-            losses.Add(trainer.TrainStep());
-            if (trainer.Step % 100 == 0)
-                log?.Invoke($"{variant.Name}: step {trainer.Step}/{training.Steps}, loss {losses.TakeLast(100).Average():0.0000}, {trainer.Step * training.BatchSize / clock.Elapsed.TotalSeconds:0.0} samples/s");
-        }
-        var samplesPerSecond = training.Steps * training.BatchSize / clock.Elapsed.TotalSeconds;
-        model.Save(weightsFolder + RawSuffix);
-        trainer.Export(weightsFolder);
-        var firstBatch = variant.Overfit ? trainer.ClipsOfStep(0) : [];
-        model.Dispose();
-        return (losses.Skip(losses.Count * 9 / 10).Average(), samplesPerSecond, firstBatch);
+        return Trainer.Start(model, TrainingFor(variant, config, settings), cacheRoot, log);
     }
 }

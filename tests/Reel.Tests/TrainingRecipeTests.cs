@@ -122,6 +122,32 @@ public class TrainingRecipeTests
     }
 
     [Fact]
+    public void A_stopped_ablation_run_continues_from_its_checkpoint_to_the_weights_of_an_unstopped_one()
+    {
+        using var source = TestModel();
+        var (root, cache) = (TestModels.TempFolder(), TestModels.TempFolder());
+        var settings = new AblationSettings { Steps = 200, BatchSize = 2, CachedClips = 4, Seed = 1 };
+        var variant = Ablations.Named(Ablations.Baseline);
+        string Train(string name, CancellationToken cancel, Action<string>? log = null)
+        {
+            var weights = Path.Combine(root, name, "weights");
+            Ablations.Train(variant, source, settings, weights, Path.Combine(root, name, "run"), cache, log, cancel);
+            return weights;
+        }
+
+        var whole = Train("whole", CancellationToken.None);
+        using var stop = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => Train("stopped", stop.Token, line => { if (line.Contains("step 100/")) stop.Cancel(); }));
+        Assert.True(Directory.Exists(Path.Combine(root, "stopped", "run", TrainingLoop.CheckpointFolder)));
+        var resumed = Train("stopped", CancellationToken.None);
+
+        using var a = ReelModel.Load(whole);
+        using var b = ReelModel.Load(resumed);
+        foreach (var (x, y) in a.Dit.parameters().Zip(b.Dit.parameters())) Assert.Equal(0f, TestModels.MaxDifference(x, y));
+        Assert.Equal(200, File.ReadLines(Path.Combine(root, "stopped", "run", TrainingLoop.LossFile)).Count() - 1);
+    }
+
+    [Fact]
     public void A_latent_cache_is_encoded_once_and_holds_the_vae_latents_of_the_clips_it_renders_again()
     {
         var root = TestModels.TempFolder();
