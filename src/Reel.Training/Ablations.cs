@@ -64,7 +64,9 @@ public static class Ablations
         new("trial-recipe+cross", "the trial recipe with cross-attention to the caption's tokens as well (pooled and cross, absolute positions)",
             Config: c => TrialRecipe(c, CaptionConditioning.Both)),
         new("trial-recipe-small", "the trial recipe on a DiT of width 192 and depth 4 (2.7 M parameters): the scaling law's compute-optimal size for ~1e15 FLOPs",
-            Config: c => TrialRecipe(c, CaptionConditioning.Pooled) with { DitWidth = 192, DitDepth = 4, DitHeads = 3 }),
+            Config: c => Small(TrialRecipe(c, CaptionConditioning.Pooled))),
+        new("trial-recipe-small+cross", "trial-recipe-small with cross-attention to the caption's tokens as well (what several objects need to bind their words)",
+            Config: c => Small(TrialRecipe(c, CaptionConditioning.Both))),
         new("all-modes", "every conditioning mode (35% text to video, 20% first frame, 20% continuation, 25% ends)",
             Settings: s => s with { Modes = ConditioningMix.All }),
         new("t-mean-0.5", "noise levels logit-normal around 0.62 (mean 0.5): more steps where layout and motion are decided",
@@ -80,6 +82,9 @@ public static class Ablations
     /// <summary>The throwaway trial's recipe (absolute positions, ../shared/reference/torchsharp.md) with the given caption pathway.</summary>
     private static ModelConfig TrialRecipe(ModelConfig config, CaptionConditioning caption) =>
         config with { CaptionConditioning = caption, AbsolutePositions = true };
+
+    /// <summary>The scaling law's compute-optimal DiT for the ~1e15 FLOPs of an hour's run here (MODEL.md).</summary>
+    private static ModelConfig Small(ModelConfig config) => config with { DitWidth = 192, DitDepth = 4, DitHeads = 3 };
 
     public static AblationVariant Named(string name) =>
         All.FirstOrDefault(v => v.Name == name) ?? throw new ModelException($"Unknown ablation '{name}'. Known: {string.Join(", ", All.Select(v => v.Name))}.");
