@@ -34,8 +34,7 @@ Tensor Pooled(string[] texts)
 {
     using var noGrad = no_grad();
     using var tokens = model.CaptionEncoder.Encode(texts);
-    using var weights = tokens.Mask.to(ScalarType.Float32).unsqueeze(-1);
-    return (tokens.Tokens * weights).sum(1) / weights.sum(1);
+    return DiffusionTransformer.PooledCaption(tokens.Tokens, tokens.Mask);
 }
 
 void Probe(string attribute, Func<ObjectSpec, string> label, bool byClass = false)

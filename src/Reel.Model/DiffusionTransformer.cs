@@ -209,7 +209,7 @@ public sealed class DiffusionTransformer : nn.Module
         var tokens = x_embedder.forward(patches);
         if (_absolutePositions) tokens = tokens + SinCosPositions(t, hp, wp, _width, x.device).to(dtype).view(1, t, hp * wp, _width);
         var conditioning = t_embedder.forward(timesteps);
-        if (caption_pooling is not null) conditioning = conditioning + caption_pooling.forward(Pooled(caption, captionMask)).unsqueeze(1);
+        if (caption_pooling is not null) conditioning = conditioning + caption_pooling.forward(PooledCaption(caption, captionMask)).unsqueeze(1);
         conditioning = conditioning.to(dtype);
         var context = caption_projection?.forward(caption.to(dtype));
         using var rotary = RotaryTable.ForGrid(t, hp, wp, _width / _heads, x.device, _temporalRotaryBase);
@@ -231,7 +231,7 @@ public sealed class DiffusionTransformer : nn.Module
     }
 
     /// <summary>The mean of the caption's real tokens [B, L, W] → [B, W], in float32.</summary>
-    private static Tensor Pooled(Tensor caption, Tensor mask)
+    public static Tensor PooledCaption(Tensor caption, Tensor mask)
     {
         using var scope = NewDisposeScope();
         var weights = mask.to(ScalarType.Float32).unsqueeze(-1);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Reel.Model;
 using Reel.World;
 using static TorchSharp.torch;
@@ -131,8 +130,7 @@ public static class Ablations
         trainer.Model.Save(weightsFolder + RawSuffix);
         trainer.Export(weightsFolder);
         var firstBatch = variant.Overfit ? trainer.ClipsOfStep(0) : [];
-        var losses = File.ReadLines(Path.Combine(runFolder, TrainingLoop.LossFile)).Skip(1)
-            .Select(line => double.Parse(line.Split(',')[1], CultureInfo.InvariantCulture)).ToList();
+        var losses = TrainingLoop.Losses(runFolder);
         trainer.Model.Dispose();
         return (losses.Skip(losses.Count * 9 / 10).Average(), samplesPerSecond, firstBatch);
     }

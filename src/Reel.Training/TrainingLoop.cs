@@ -18,7 +18,7 @@ public static class TrainingLoop
     {
         Directory.CreateDirectory(runFolder);
         var csv = Path.Combine(runFolder, LossFile);
-        var kept = File.Exists(csv) ? File.ReadLines(csv).Skip(1).Where(l => int.Parse(l.Split(',')[0], CultureInfo.InvariantCulture) < trainer.Step).ToList() : [];
+        var kept = File.Exists(csv) ? Rows(csv).Where(r => int.Parse(r[0], CultureInfo.InvariantCulture) < trainer.Step).Select(r => string.Join(',', r)).ToList() : [];
         File.WriteAllLines(csv, kept.Prepend("step,loss,learning_rate"));
         using var log = new StreamWriter(csv, append: true) { AutoFlush = true };
         var sinceCheckpoint = Stopwatch.StartNew();
@@ -44,4 +44,10 @@ public static class TrainingLoop
         log.Flush();
         trainer.SaveCheckpoint(Path.Combine(runFolder, CheckpointFolder));
     }
+
+    /// <summary>Every step's loss in <paramref name="runFolder"/>'s losses.csv, in step order.</summary>
+    public static IReadOnlyList<double> Losses(string runFolder) =>
+        Rows(Path.Combine(runFolder, LossFile)).Select(r => double.Parse(r[1], CultureInfo.InvariantCulture)).ToList();
+
+    private static IEnumerable<string[]> Rows(string csv) => File.ReadLines(csv).Skip(1).Select(line => line.Split(','));
 }
