@@ -64,7 +64,8 @@ public static class AblateCommand
             };
             var folder = result.GetValue(output)?.FullName ?? Path.Combine(
                 Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", $"ablation-{source.Config.Name}");
-            var results = Run(new AblationRun(folder, source, settings, evalCases), variants, cancel);
+            using var stop = new StopSignals(cancel);
+            var results = Run(new AblationRun(folder, source, settings, evalCases), variants, stop.Token);
             var table = Table(results, settings, evalCases.Count);
             await File.WriteAllTextAsync(Path.Combine(folder, TableFile), table, cancel);
             Console.WriteLine(table);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Reel.Model;
 using Reel.Training;
 using Spectre.Console;
@@ -53,15 +52,8 @@ public static class TrainCommand
             using var trainer = result.GetValue(resume) ? ResumeFrom(checkpoint, result.GetValue(steps))
                 : StartNew(result, target, configuration, checkpoint, initFrom, steps, batch, lr, warmup, seed, precision, cachedClips);
 
-            var stop = false;
-            void Stop(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stop = true;
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-            Report(trainer, runFolder, TimeSpan.FromMinutes(result.GetValue(minutes)), () => stop || cancel.IsCancellationRequested);
+            using var stop = new StopSignals(cancel);
+            Report(trainer, runFolder, TimeSpan.FromMinutes(result.GetValue(minutes)), () => stop.Token.IsCancellationRequested);
             if (trainer.Step < trainer.Settings.Steps)
                 Console.Error.WriteLine($"Stopped at step {trainer.Step} of {trainer.Settings.Steps}; checkpoint in {checkpoint}. --resume continues.");
             else if (result.GetValue(export) is { } folder)

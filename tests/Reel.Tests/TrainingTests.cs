@@ -107,4 +107,40 @@ public class TrainingTests
         Assert.NotEqual(0, again.ExitCode);
         Assert.Contains("--resume", again.Stderr);
     }
+
+    [Fact]
+    public async Task A_terminated_ablation_process_writes_its_checkpoint_and_the_same_command_continues_from_it()
+    {
+        var (weights, home, ablation) = (TestModels.TempFolder(), TestModels.TempFolder(), TestModels.TempFolder());
+        using (var model = ReelModel.Create(ModelConfig.Test, seed: 3)) model.Save(weights);
+        string[] args = ["ablate", "--only", "baseline", "--steps", "100000", "--batch", "2", "--clips", "4", "--cases", "1", "--precision", "float32",
+            "--weights", weights, "--prompts", Path.Combine(TestModels.RepositoryRoot(), "eval", "heldout.tsv"), "--out", ablation];
+        ProcessStartInfo Start()
+        {
+            var start = ReelProcess.StartInfo(args);
+            start.Environment["HOME"] = home; // the latent cache lives under it
+            return start;
+        }
+        var run = Path.Combine(ablation, "runs", "baseline");
+        using (var process = Process.Start(Start())!)
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            var losses = Path.Combine(run, TrainingLoop.LossFile);
+            while (DateTime.UtcNow < deadline && !(File.Exists(losses) && File.ReadLines(losses).Count() > 20)) Thread.Sleep(50);
+            Process.Start("kill", ["-TERM", process.Id.ToString()]).WaitForExit();
+            Assert.True(process.WaitForExit(60_000));
+            Assert.True(process.ExitCode == 130, await stderr);
+        }
+        var stoppedAt = File.ReadLines(Path.Combine(run, TrainingLoop.LossFile)).Count() - 1;
+        Assert.InRange(stoppedAt, 20, 99_999);
+
+        using var again = Process.Start(Start())!;
+        var resumed = $"baseline: resuming at step {stoppedAt}.";
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        string? line;
+        while ((line = await again.StandardError.ReadLineAsync(timeout.Token)) is not null && !line.Contains(resumed)) { }
+        again.Kill(entireProcessTree: true);
+        Assert.Equal(resumed, line);
+    }
 }
