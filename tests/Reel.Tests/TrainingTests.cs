@@ -124,23 +124,36 @@ public class TrainingTests
         var run = Path.Combine(ablation, "runs", "baseline");
         using (var process = Process.Start(Start())!)
         {
-            var stderr = process.StandardError.ReadToEndAsync();
-            var deadline = DateTime.UtcNow.AddMinutes(2);
-            var losses = Path.Combine(run, TrainingLoop.LossFile);
-            while (DateTime.UtcNow < deadline && !(File.Exists(losses) && File.ReadLines(losses).Count() > 20)) Thread.Sleep(50);
-            Process.Start("kill", ["-TERM", process.Id.ToString()]).WaitForExit();
-            Assert.True(process.WaitForExit(60_000));
-            Assert.True(process.ExitCode == 130, await stderr);
+            try
+            {
+                var stderr = process.StandardError.ReadToEndAsync();
+                var deadline = DateTime.UtcNow.AddMinutes(2);
+                var losses = Path.Combine(run, TrainingLoop.LossFile);
+                while (DateTime.UtcNow < deadline && !(File.Exists(losses) && File.ReadLines(losses).Count() > 20)) Thread.Sleep(50);
+                Process.Start("kill", ["-TERM", process.Id.ToString()]).WaitForExit();
+                Assert.True(process.WaitForExit(60_000));
+                Assert.True(process.ExitCode == 130, await stderr);
+            }
+            finally
+            {
+                if (!process.HasExited) process.Kill(entireProcessTree: true);
+            }
         }
         var stoppedAt = File.ReadLines(Path.Combine(run, TrainingLoop.LossFile)).Count() - 1;
         Assert.InRange(stoppedAt, 20, 99_999);
 
         using var again = Process.Start(Start())!;
         var resumed = $"baseline: resuming at step {stoppedAt}.";
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         string? line;
-        while ((line = await again.StandardError.ReadLineAsync(timeout.Token)) is not null && !line.Contains(resumed)) { }
-        again.Kill(entireProcessTree: true);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            while ((line = await again.StandardError.ReadLineAsync(timeout.Token)) is not null && !line.Contains(resumed)) { }
+        }
+        finally
+        {
+            if (!again.HasExited) again.Kill(entireProcessTree: true);
+        }
         Assert.Equal(resumed, line);
     }
 }
