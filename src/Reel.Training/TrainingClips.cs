@@ -144,6 +144,9 @@ public sealed class LatentCache : ITrainingClips, IDisposable
         Directory.CreateDirectory(partial);
         var clock = Stopwatch.StartNew();
         var vaeType = model.Vae.parameters().First().dtype;
+        // Casting down and back would round the VAE's weights in place, and checkpoints and exports would then save a
+        // different VAE (one the DiT's manifest no longer names): the exact weights are put back afterwards.
+        var weights = model.Vae.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
         model.Vae.to(encodeType);
         try
         {
@@ -172,6 +175,8 @@ public sealed class LatentCache : ITrainingClips, IDisposable
         finally
         {
             model.Vae.to(vaeType);
+            model.Vae.load_state_dict(weights);
+            foreach (var weight in weights.Values) weight.Dispose();
         }
         File.WriteAllText(Path.Combine(partial, "key.json"), key);
         File.WriteAllText(Path.Combine(partial, "complete"), "");

@@ -148,6 +148,20 @@ public class TrainingRecipeTests
     }
 
     [Fact]
+    public void Encoding_a_latent_cache_in_bfloat16_leaves_the_models_vae_weights_exactly_as_they_were()
+    {
+        using var model = TestModel();
+        var before = model.Vae.parameters().Select(p => p.detach().clone()).ToList();
+        using (LatentCache.Open(model, TestModels.TempFolder(), WorldOptions.SingleObject, [model.Config.Sizes[0]], 2, 2, 9, ScalarType.BFloat16)) { }
+        foreach (var (was, now) in before.Zip(model.Vae.parameters()))
+        {
+            Assert.Equal(ScalarType.Float32, now.dtype);
+            Assert.Equal(0f, TestModels.MaxDifference(was, now));
+            was.Dispose();
+        }
+    }
+
+    [Fact]
     public void A_latent_cache_is_encoded_once_and_holds_the_vae_latents_of_the_clips_it_renders_again()
     {
         var root = TestModels.TempFolder();
