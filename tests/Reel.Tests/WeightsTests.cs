@@ -36,6 +36,14 @@ public class WeightsTests
 
     [Trait(Tier.Name, Tier.Fast)]
     [Fact]
+    public void The_tiny_preset_is_the_configuration_the_shipped_folder_was_trained_with()
+    {
+        var shipped = WeightsFolder.ReadManifest(Path.Combine(TestModels.RepositoryRoot(), "models", "tiny")).Config;
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(shipped), System.Text.Json.JsonSerializer.Serialize(ModelConfig.Tiny));
+    }
+
+    [Trait(Tier.Name, Tier.Fast)]
+    [Fact]
     public void Different_weights_have_different_hashes()
     {
         using var one = TestModels.Active(seed: 3);
