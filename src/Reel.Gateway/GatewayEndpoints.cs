@@ -125,12 +125,23 @@ public static class GatewayEndpoints
         }
         catch (Exception e) when (ClusterCannotAnswer(e))
         {
-            return ApiError.Unavailable("The cluster cannot serve this request right now; retry shortly.");
+            return ClusterUnavailable(context.HttpContext, e);
         }
     }
 
     /// <summary>The cluster has no answer now (no silo for the pool, a silo dying, a read past its timeout): worth a retry.</summary>
     private static bool ClusterCannotAnswer(Exception e) => e is OrleansException or TimeoutException;
+
+    /// <summary>
+    /// The 503 a retry may cure, logged with its cause (a run of them tells an operator the cluster is unwell); the
+    /// route's pattern, not the path, which may carry a signed content token.
+    /// </summary>
+    private static IResult ClusterUnavailable(HttpContext http, Exception cause)
+    {
+        http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayEndpoints))
+            .LogWarning("{Endpoint} answered 503: {Cause}: {Message}", http.GetEndpoint()?.DisplayName, cause.GetType().Name, cause.Message);
+        return ApiError.Unavailable("The cluster cannot serve this request right now; retry shortly.");
+    }
 
     private static Tenant TenantOf(HttpContext http) => (Tenant)http.Items[TenantItem]!;
 
@@ -381,7 +392,7 @@ public static class GatewayEndpoints
         }
         catch (Exception e) when (ClusterCannotAnswer(e))
         {
-            return ApiError.Unavailable("The cluster cannot serve this request right now; retry shortly.");
+            return ClusterUnavailable(http, e);
         }
     }
 

@@ -64,6 +64,13 @@ public static class ReelHost
     }
 
     /// <summary>
+    /// How soon a gateway learns of a silo that joined (Orleans' default is a minute). A rollout that stops the old
+    /// silos sooner than this after the new ones are ready leaves the gateway knowing only silos that are gone: every
+    /// request answers 503 until its next refresh. The chart's <c>minReadySeconds</c> is twice this.
+    /// </summary>
+    public static readonly TimeSpan GatewayListRefreshPeriod = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// <c>reel gateway</c>: the HTTP API alone, an Orleans client of a Redis-clustered cluster, reading content from
     /// the cluster's artifact store. <paramref name="urls"/> (ASP.NET Core's form) or else the HTTP port.
     /// </summary>
@@ -80,7 +87,8 @@ public static class ReelHost
         if (urls is not null) builder.WebHost.UseUrls($"{urls};{management}");
         else builder.WebHost.UseUrls($"http://*:{options.HttpPort};{management}");
         builder.UseOrleansClient(client => client.UseRedisClustering(redis).AddActivityPropagation()
-            .Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId)));
+            .Configure<ClusterOptions>(c => (c.ClusterId, c.ServiceId) = (options.ClusterId, options.ServiceId))
+            .Configure<Orleans.Configuration.GatewayOptions>(g => g.GatewayListRefreshPeriod = GatewayListRefreshPeriod));
         builder.Services.AddArtifactStore(options);
         builder.Services.AddReelGateway(options.GatewayOptions);
         var app = builder.Build();

@@ -138,9 +138,11 @@ public sealed class GatewayTests
         foreach (var prompt in new[] { "a red ball", "a blue box" })
             old.Add((await api.CompletedAsync(api.PostJsonAsync("videos", new { prompt, size = "32x32", seconds = "1" }))).GetProperty("id").GetString()!);
 
-        // The rollout: B joins, A drains and stops. Nothing serves weights A any more.
+        // The rollout: B joins and is ready for the chart's minReadySeconds (the gateway learns of it), A drains and
+        // stops. Nothing serves weights A any more.
         using var siloB = ReelServer.Start(Silo(weightsB), environment: sweepEverySecond);
         await siloB.HealthyAsync();
+        await Task.Delay(2 * Reel.Hosting.ReelHost.GatewayListRefreshPeriod);
         siloA.Terminate();
         await ReelClient.Until(() => Task.FromResult(siloA.HasExited), siloB);
 

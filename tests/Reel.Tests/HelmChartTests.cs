@@ -81,6 +81,8 @@ public sealed class HelmChartTests
         Assert.True(container.StartupProbe.FailureThreshold * container.StartupProbe.PeriodSeconds >= 600);
         Assert.Equal("/healthz", container.ReadinessProbe.HttpGet.Path);
         Assert.True(siloPod.TerminationGracePeriodSeconds > 600, "the grace period must outlast the 600 s drain");
+        Assert.True(silo.Spec.MinReadySeconds >= 2 * Reel.Hosting.ReelHost.GatewayListRefreshPeriod.TotalSeconds,
+            "a rollout must not stop the old silos before the gateways have learned of the new ones");
         // The management port (metrics, drain) is apart from health, opened to the cluster, and drain wants the
         // operator's token from a Secret the chart generates.
         Assert.Contains("--management-port=9464", container.Args);
