@@ -149,6 +149,12 @@ public interface ITenantAccountGrain : IGrainWithStringKey
     [OneWay]
     Task Finished(SessionKey key, SessionUsage usage);
 
+    /// <summary>
+    /// Asks each active video where it stands and counts those that ended without telling (their one-way
+    /// <see cref="Finished"/> was lost with a process), queuing their webhook events; a gateway calls it at start.
+    /// </summary>
+    Task Reconcile();
+
     /// <summary>Usage of the last <paramref name="days"/> UTC days (today included), newest first.</summary>
     [ReadOnly]
     Task<IReadOnlyList<DailyUsage>> Usage(int days);

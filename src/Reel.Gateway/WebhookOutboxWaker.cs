@@ -7,7 +7,8 @@ namespace Reel.Gateway;
 /// <summary>
 /// Wakes every tenant's webhook outbox once the gateway starts. Reminders bring an outbox back after a restart only
 /// where they are durable (Redis); <c>reel serve</c> keeps them in memory, so without this the events a restart left
-/// pending would wait for the tenant's next video.
+/// pending would wait for the tenant's next video. First the tenant's account reconciles its active videos: a process
+/// that died between a video's end and the account hearing of it (a one-way call) left an event never queued.
 /// </summary>
 public sealed partial class WebhookOutboxWaker(TenantDirectory tenants, IGrainFactory grains, ILogger<WebhookOutboxWaker> logger) : BackgroundService
 {
@@ -22,6 +23,7 @@ public sealed partial class WebhookOutboxWaker(TenantDirectory tenants, IGrainFa
             {
                 try
                 {
+                    await grains.GetGrain<ITenantAccountGrain>(tenant.Name).Reconcile();
                     await grains.GetGrain<IWebhookOutboxGrain>(tenant.Name).Wake();
                     break;
                 }

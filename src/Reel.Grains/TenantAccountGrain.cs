@@ -101,6 +101,8 @@ public sealed class TenantAccountGrain(
         return Task.FromResult(usage);
     }
 
+    public Task Reconcile() => ReconcileActiveAsync();
+
     /// <summary>Asks each active video where it stands and counts those that ended without telling (a silo died at the end).</summary>
     private async Task<int> ReconcileActiveAsync()
     {
