@@ -30,7 +30,7 @@ public sealed class Trainer : IDisposable
     private readonly List<Parameter> _parameters;
     private readonly (DiffusionTransformer Dit, CaptionEncoder Captions)? _ema;
 
-    private Trainer(ReelModel model, TrainingSettings settings, int step, string? cacheRoot)
+    private Trainer(ReelModel model, TrainingSettings settings, int step, string? cacheRoot, Action<string>? log)
     {
         (_model, Settings, Step) = (model, settings, step);
         _cacheRoot = cacheRoot ?? LatentCache.DefaultRoot;
@@ -42,7 +42,7 @@ public sealed class Trainer : IDisposable
         if (settings.Target == TrainingTarget.Vae)
         {
             model.Vae.ComputeType = settings.ComputeType;
-            if (model.Device.type == DeviceType.CPU) model.Vae.VerifyConvolutions(gradients: true);
+            if (model.Device.type == DeviceType.CPU && !model.Vae.VerifyConvolutions(gradients: true)) log?.Invoke(ConvolutionCheck.OneDnnOff!);
         }
         foreach (var module in trained) module.train();
         _parameters = trained.SelectMany(m => m.parameters()).ToList();
@@ -66,7 +66,7 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public static Trainer Start(ReelModel model, TrainingSettings settings, string? cacheRoot = null, Action<string>? log = null)
     {
-        var trainer = new Trainer(model, settings, 0, cacheRoot);
+        var trainer = new Trainer(model, settings, 0, cacheRoot, log);
         if (settings.Target == TrainingTarget.Dit)
         {
             trainer.MeasureLatentStatistics();
@@ -85,7 +85,7 @@ public sealed class Trainer : IDisposable
         if (steps is { } length && length <= state.Step)
             throw new ModelException($"The run is at step {state.Step}: a new schedule (--steps {length}) must be longer than that.");
         var model = ReelModel.Load(Path.Combine(folder, ModelFolder));
-        var trainer = new Trainer(model, state.Settings with { Steps = steps ?? state.Settings.Steps }, state.Step, cacheRoot);
+        var trainer = new Trainer(model, state.Settings with { Steps = steps ?? state.Settings.Steps }, state.Step, cacheRoot, log);
         trainer._optimizer.load_state_dict(Path.Combine(folder, OptimizerFile));
         if (trainer._ema is { } ema)
         {

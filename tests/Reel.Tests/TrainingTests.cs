@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Reel.Model;
 using Reel.Training;
+using static TorchSharp.torch;
 
 namespace Reel.Tests;
 
@@ -21,6 +22,21 @@ public class TrainingTests
             vae.Export(folder);
         }
         return ReelModel.Load(folder);
+    }
+
+    [Trait(Tier.Name, Tier.Fast)]
+    [Fact]
+    public void A_precision_far_slower_than_the_other_is_run_once_and_loses()
+    {
+        var runs = new Dictionary<ScalarType, int> { [ScalarType.Float32] = 0, [ScalarType.BFloat16] = 0 };
+        var timing = PrecisionProbe.Measure(type =>
+        {
+            runs[type]++;
+            Thread.Sleep(type == ScalarType.Float32 ? 2 : 200);
+        });
+        Assert.Equal(4, runs[ScalarType.Float32]);
+        Assert.Equal(1, runs[ScalarType.BFloat16]);
+        Assert.Equal(ScalarType.Float32, timing.Faster);
     }
 
     [Trait(Tier.Name, Tier.Fast)]
