@@ -102,16 +102,16 @@ public static class BenchCommand
     {
         using var model = ReelModel.Create(config, new ModelRuntime(Dtype: dtype));
         var (h, w) = (config.DefaultSize.Height / config.SpatialCompression, config.DefaultSize.Width / config.SpatialCompression);
-        var tokensPerFrame = (long)(h / config.PatchSize) * (w / config.PatchSize);
+        var tokens = config.DitTokens(frames, h, w);
         using var x = randn([batch, config.LatentChannels, frames, h, w]);
         using var t = rand(batch, frames);
         using var caption = randn(batch, CaptionTokens, config.CaptionWidth);
         using var mask = ones(batch, CaptionTokens, dtype: ScalarType.Bool);
         using var noGrad = no_grad();
         var seconds = Time(repeats, () => model.Dit.forward(x, t, caption, mask).Dispose());
-        var gflops = DiffusionTransformer.ForwardFlops(config, batch, tokensPerFrame, frames, CaptionTokens) / seconds / 1e9;
-        return new DitFigure(config.Name, dtype.ToString(), batch, tokensPerFrame * frames, Math.Round(seconds * 1000, 1),
-            Math.Round(batch * tokensPerFrame * frames / seconds), Math.Round(gflops, 1), Math.Round(gflops / matmulGflops, 3));
+        var gflops = DiffusionTransformer.ForwardFlops(config, batch, frames, h, w, CaptionTokens) / seconds / 1e9;
+        return new DitFigure(config.Name, dtype.ToString(), batch, tokens, Math.Round(seconds * 1000, 1),
+            Math.Round(batch * tokens / seconds), Math.Round(gflops, 1), Math.Round(gflops / matmulGflops, 3));
     }
 
     private static DecodeFigure MeasureDecode(ModelConfig config, VideoSize size, int latentFrames, ScalarType dtype, int repeats)

@@ -4,27 +4,32 @@ using static TorchSharp.torch;
 
 namespace Reel.Model;
 
-/// <summary>Embeds a scalar timestep t ∈ [0, 1]: sinusoid of 1000·t, then a two-layer MLP.</summary>
+/// <summary>
+/// Embeds the timesteps t ∈ [0, 1] of the latent frames a token spans: sinusoids of 1000·t, one set per frame, then a
+/// two-layer MLP, so a token whose frames sit at different noise levels (one given, one generated) knows which is which.
+/// </summary>
 public sealed class TimestepEmbedder : nn.Module<Tensor, Tensor>
 {
     private const int FrequencyDims = 256;
     private readonly CastingLinear fc1, fc2;
+    private readonly long _frames;
 
-    public TimestepEmbedder(long width) : base(nameof(TimestepEmbedder))
+    public TimestepEmbedder(long width, long framesPerToken = 1) : base(nameof(TimestepEmbedder))
     {
-        fc1 = new CastingLinear(FrequencyDims, width);
+        _frames = framesPerToken;
+        fc1 = new CastingLinear(FrequencyDims * framesPerToken, width);
         fc2 = new CastingLinear(width, width);
         RegisterComponents();
     }
 
-    /// <summary>[...] timesteps to [..., width].</summary>
+    /// <summary>[B, T] timesteps of latent frames, T a multiple of the frames per token, to [B, T / frames, width].</summary>
     public override Tensor forward(Tensor t)
     {
         using var scope = NewDisposeScope();
         var half = FrequencyDims / 2;
         var freqs = exp(-Math.Log(10000) * arange(half, float32, t.device) / half);
         var args = (t.to(ScalarType.Float32) * 1000).unsqueeze(-1) * freqs;
-        var embedding = cat([args.cos(), args.sin()], -1);
+        var embedding = cat([args.cos(), args.sin()], -1).view(t.shape[0], t.shape[1] / _frames, _frames * FrequencyDims);
         return fc2.forward(nn.functional.silu(fc1.forward(embedding))).MoveToOuterDisposeScope();
     }
 }
@@ -32,7 +37,7 @@ public sealed class TimestepEmbedder : nn.Module<Tensor, Tensor>
 /// <summary>
 /// A DiT block: self-attention over all spacetime tokens with 3D rotary positions, cross-attention to the
 /// caption (unless the model conditions on the pooled caption alone), and an MLP. Self-attention and MLP are
-/// modulated (shift, scale, gate) per latent frame by adaLN-Zero, so each frame follows its own timestep.
+/// modulated (shift, scale, gate) per row of tokens by adaLN-Zero, so each row follows its own frames' timesteps.
 /// </summary>
 public sealed class DitBlock : nn.Module
 {
@@ -58,8 +63,8 @@ public sealed class DitBlock : nn.Module
         RegisterComponents();
     }
 
-    /// <param name="x">Tokens [B, T, S, D]: T latent frames of S tokens.</param>
-    /// <param name="c">Conditioning per frame [B, T, D].</param>
+    /// <param name="x">Tokens [B, T, S, D]: T rows (one per token depth of latent frames) of S tokens.</param>
+    /// <param name="c">Conditioning per row [B, T, D].</param>
     /// <param name="caption">Caption tokens [B, L, D] for cross-attention; null when the block has none.</param>
     public Tensor forward(Tensor x, Tensor c, Tensor? caption, Tensor captionMask, RotaryTable rotary)
     {
@@ -89,7 +94,7 @@ public sealed class DitBlock : nn.Module
     }
 }
 
-/// <summary>Per-frame adaLN then a linear map from tokens back to (1, p, p) patches of latent channels.</summary>
+/// <summary>Per-row adaLN then a linear map from tokens back to (frames, p, p) patches of latent channels.</summary>
 public sealed class FinalLayer : nn.Module
 {
     private readonly Float32LayerNorm norm;
@@ -122,9 +127,9 @@ public sealed class FinalLayer : nn.Module
 }
 
 /// <summary>
-/// Diffusion transformer over spacetime patches. Latents [B, C, T, H, W] are cut into (1, p, p) patches, so every
-/// latent frame is its own row of tokens with its own timestep; positions are 3D rotary and restart at 0 in every
-/// chunk. The caption enters by cross-attention, by its pooled embedding added to the timestep conditioning, or both
+/// Diffusion transformer over spacetime patches. Latents [B, C, T, H, W] are cut into (f, p, p) patches
+/// (<see cref="ModelConfig.PatchFrames"/>, <see cref="ModelConfig.PatchSize"/>), so every f latent frames are one row of
+/// tokens conditioned on their own timesteps; positions are 3D rotary and restart at 0 in every chunk. The caption enters by cross-attention, by its pooled embedding added to the timestep conditioning, or both
 /// (<see cref="ModelConfig.CaptionConditioning"/>). Predicts the flow-matching velocity ε − x₀.
 /// </summary>
 public sealed class DiffusionTransformer : nn.Module
@@ -134,18 +139,18 @@ public sealed class DiffusionTransformer : nn.Module
     private readonly Sequential? caption_projection, caption_pooling;
     private readonly ModuleList<DitBlock> blocks = new();
     private readonly FinalLayer final_layer;
-    private readonly long _patch, _channels, _heads, _width;
+    private readonly long _patch, _patchFrames, _channels, _heads, _width;
     private readonly double _temporalRotaryBase;
     private readonly bool _absolutePositions;
 
     public DiffusionTransformer(ModelConfig config) : base(nameof(DiffusionTransformer))
     {
-        (_patch, _channels, _heads, _width) = (config.PatchSize, config.LatentChannels, config.DitHeads, config.DitWidth);
+        (_patch, _patchFrames, _channels, _heads, _width) = (config.PatchSize, config.PatchFrames, config.LatentChannels, config.DitHeads, config.DitWidth);
         _temporalRotaryBase = config.TemporalRotaryBase;
         _absolutePositions = config.AbsolutePositions;
-        var patchValues = _channels * _patch * _patch;
+        var patchValues = _channels * _patchFrames * _patch * _patch;
         x_embedder = new CastingLinear(patchValues, _width);
-        t_embedder = new TimestepEmbedder(_width);
+        t_embedder = new TimestepEmbedder(_width, _patchFrames);
         Sequential CaptionMlp() => nn.Sequential(
             new CastingLinear(config.CaptionWidth, _width), nn.GELU(GELU.Approximate.tanh), new CastingLinear(_width, _width));
         var crossAttention = config.CaptionConditioning != CaptionConditioning.Pooled;
@@ -176,18 +181,19 @@ public sealed class DiffusionTransformer : nn.Module
     }
 
     /// <summary>
-    /// Floating-point operations of one forward pass (multiply-adds count two): the token-wise linear layers, the
-    /// attention products over the sequence and the caption, and the per-frame modulation.
+    /// Floating-point operations of one forward pass over a latent grid (multiply-adds count two): the token-wise linear
+    /// layers, the attention products over the sequence and the caption, and the per-row modulation.
     /// </summary>
-    public static double ForwardFlops(ModelConfig config, long batch, long tokensPerFrame, long frames, long captionTokens)
+    public static double ForwardFlops(ModelConfig config, long batch, long latentFrames, long latentHeight, long latentWidth, long captionTokens)
     {
-        double d = config.DitWidth, n = tokensPerFrame * frames, hidden = (long)(config.DitWidth * config.MlpRatio);
+        double d = config.DitWidth, n = config.DitTokens(latentFrames, latentHeight, latentWidth), hidden = (long)(config.DitWidth * config.MlpRatio);
+        var rows = config.TokenFrames(latentFrames);
         var cross = config.CaptionConditioning == CaptionConditioning.Pooled ? 0 : 1;
         var perTokenLinear = d * d + 2 * d * d + d * d + cross * (d * d + d * d) + 2 * d * hidden; // self q, kv, proj; cross q, proj; MLP
         var attention = 2 * 2 * n * d + cross * 2 * 2 * captionTokens * d; // QKᵀ and AV, self then cross
-        var perBlock = n * (2 * perTokenLinear + attention) + cross * captionTokens * 2 * (2 * d * d) + frames * 2 * d * 6 * d;
-        var embed = n * 2 * (config.LatentChannels * config.PatchSize * config.PatchSize) * d * 2;
-        return batch * (config.DitDepth * perBlock + embed + frames * 2 * (256 * d + d * d));
+        var perBlock = n * (2 * perTokenLinear + attention) + cross * captionTokens * 2 * (2 * d * d) + rows * 2 * d * 6 * d;
+        var embed = n * 2 * (config.LatentChannels * config.PatchFrames * config.PatchSize * config.PatchSize) * d * 2;
+        return batch * (config.DitDepth * perBlock + embed + rows * 2 * (256 * config.PatchFrames * d + d * d));
     }
 
     /// <param name="x">Noisy latents [B, C, T, H, W]; H and W multiples of the patch size.</param>
@@ -198,14 +204,20 @@ public sealed class DiffusionTransformer : nn.Module
     public Tensor forward(Tensor x, Tensor timesteps, Tensor caption, Tensor captionMask)
     {
         using var scope = NewDisposeScope();
-        var (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4]);
+        var (b, c, frames, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4]);
         if (h % _patch != 0 || w % _patch != 0)
             throw new ModelException($"Latent grid {w}x{h} is not a multiple of the patch size {_patch}.");
         var (hp, wp) = (h / _patch, w / _patch);
+        var (t, padding) = ((frames + _patchFrames - 1) / _patchFrames, (_patchFrames - frames % _patchFrames) % _patchFrames);
         var dtype = ComputeType ?? x_embedder.Weight.dtype;
 
-        var patches = x.to(dtype).view(b, c, t, hp, _patch, wp, _patch).permute(0, 2, 3, 5, 1, 4, 6)
-            .reshape(b, t, hp * wp, c * _patch * _patch);
+        if (padding > 0)
+        {
+            x = nn.functional.pad(x, [0, 0, 0, 0, 0, padding]);
+            timesteps = nn.functional.pad(timesteps, [0, padding]);
+        }
+        var patches = x.to(dtype).view(b, c, t, _patchFrames, hp, _patch, wp, _patch).permute(0, 2, 4, 6, 1, 3, 5, 7)
+            .reshape(b, t, hp * wp, c * _patchFrames * _patch * _patch);
         var tokens = x_embedder.forward(patches);
         if (_absolutePositions) tokens = tokens + SinCosPositions(t, hp, wp, _width, x.device).to(dtype).view(1, t, hp * wp, _width);
         var conditioning = t_embedder.forward(timesteps);
@@ -215,7 +227,8 @@ public sealed class DiffusionTransformer : nn.Module
         using var rotary = RotaryTable.ForGrid(t, hp, wp, _width / _heads, x.device, _temporalRotaryBase);
         foreach (var block in blocks) tokens = block.forward(tokens, conditioning, context, captionMask, rotary);
         var output = final_layer.forward(tokens, conditioning)
-            .view(b, t, hp, wp, c, _patch, _patch).permute(0, 4, 1, 2, 5, 3, 6).reshape(b, c, t, h, w);
+            .view(b, t, hp, wp, c, _patchFrames, _patch, _patch).permute(0, 4, 1, 5, 2, 6, 3, 7)
+            .reshape(b, c, t * _patchFrames, h, w)[.., .., ..(int)frames].contiguous();
         return output.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 

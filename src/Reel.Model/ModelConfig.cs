@@ -55,8 +55,16 @@ public sealed record ModelConfig
     public required int DitDepth { get; init; }
     public required int DitHeads { get; init; }
 
-    /// <summary>Spatial patch p: a token covers (1, p, p) latent cells.</summary>
+    /// <summary>Spatial patch p: a token covers (<see cref="PatchFrames"/>, p, p) latent cells.</summary>
     public required int PatchSize { get; init; }
+
+    /// <summary>
+    /// Temporal patch: a token covers this many latent frames, so a chunk's sequence, and a DiT step's cost with it,
+    /// shrinks by as much. A token's conditioning embeds each of its frames' timesteps, so a given frame and a
+    /// generated one can share a token; a chunk whose latent frames are not a multiple is padded at its end with clean
+    /// zero frames whose prediction is dropped. Default 1 (weights written before this field).
+    /// </summary>
+    public int PatchFrames { get; init; } = 1;
 
     public double MlpRatio { get; init; } = 4.0;
 
@@ -125,6 +133,13 @@ public sealed record ModelConfig
 
     /// <summary>Pixels per token along each spatial axis: frame sizes must be multiples of it.</summary>
     [JsonIgnore] public int SizeMultiple => SpatialCompression * PatchSize;
+
+    /// <summary>Rows of tokens (one per <see cref="PatchFrames"/> latent frames, the last one padded) a DiT sequence of that many latent frames has.</summary>
+    public long TokenFrames(long latentFrames) => (latentFrames + PatchFrames - 1) / PatchFrames;
+
+    /// <summary>Tokens of one DiT sequence over a latent grid of that many frames and cells.</summary>
+    public long DitTokens(long latentFrames, long latentHeight, long latentWidth) =>
+        TokenFrames(latentFrames) * (latentHeight / PatchSize) * (latentWidth / PatchSize);
 
     public static ModelConfig Test { get; } = new()
     {
@@ -211,6 +226,8 @@ public sealed record ModelConfig
             throw new ModelException($"{Name}: compression factors and the VAE patch must be powers of two, the patch at most f_s.");
         if (VaeChannelMultipliers.Length != VaeLevels)
             throw new ModelException($"{Name}: {VaeLevels} VAE levels need {VaeLevels} channel multipliers, got {VaeChannelMultipliers.Length}.");
+        if (PatchFrames < 1)
+            throw new ModelException($"{Name}: a token must cover at least one latent frame.");
         if (DitWidth % DitHeads != 0 || DitWidth / DitHeads % 2 != 0)
             throw new ModelException($"{Name}: DiT width must split into heads of even width.");
         if (!(TemporalRotaryBase > 1))

@@ -66,6 +66,8 @@ public static class Ablations
             Config: c => Small(TrialRecipe(c, CaptionConditioning.Pooled))),
         new("trial-recipe-small+cross", "trial-recipe-small with cross-attention to the caption's tokens as well (what several objects need to bind their words)",
             Config: c => Small(TrialRecipe(c, CaptionConditioning.Both))),
+        new("deep-patches", "trial-recipe-small+cross on spacetime patches two latent frames deep: half the tokens, each conditioned on both its frames' timesteps",
+            Config: c => Small(TrialRecipe(c, CaptionConditioning.Both)) with { PatchFrames = 2 }),
         new("all-modes", "every conditioning mode (35% text to video, 20% first frame, 20% continuation, 25% ends)",
             Settings: s => s with { Modes = ConditioningMix.All }),
         new("t-mean-0.5", "noise levels logit-normal around 0.62 (mean 0.5): more steps where layout and motion are decided",

@@ -110,8 +110,8 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
     private double StepFlops(ModelConfig config)
     {
         var size = config.Sizes[0];
-        var tokensPerFrame = size.Width / config.SpatialCompression / config.PatchSize * (size.Height / config.SpatialCompression / config.PatchSize);
-        return 3 * DiffusionTransformer.ForwardFlops(config, settings.BatchSize, tokensPerFrame, config.ChunkLatentFrames, config.MaxCaptionTokens);
+        return 3 * DiffusionTransformer.ForwardFlops(config, settings.BatchSize, config.ChunkLatentFrames,
+            size.Height / config.SpatialCompression, size.Width / config.SpatialCompression, config.MaxCaptionTokens);
     }
 
     /// <summary>Trains one run unless runs.csv has it; returns its result.</summary>

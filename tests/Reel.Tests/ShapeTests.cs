@@ -109,6 +109,22 @@ public class ShapeTests
 
     [Trait(Tier.Name, Tier.Fast)]
     [Fact]
+    public void Tokens_two_latent_frames_deep_halve_the_sequence_and_keep_each_frames_own_timestep()
+    {
+        var config = ModelConfig.Test with { PatchFrames = 2 };
+        Assert.Equal(2 * 4 * 4, config.DitTokens(3, 8, 8)); // 3 frames are 2 rows of tokens, the second padded
+        using var model = TestModels.Active(config: config);
+        using var x = TestModels.Noise(4, 1, 4, 3, 8, 8);
+        using var caption = model.CaptionEncoder.Encode(["a ball"]);
+        using var givenFirst = model.Dit.forward(x, tensor(new[] { 0f, 0.5f, 0.5f }).unsqueeze(0), caption.Tokens, caption.Mask);
+        using var givenSecond = model.Dit.forward(x, tensor(new[] { 0.5f, 0f, 0.5f }).unsqueeze(0), caption.Tokens, caption.Mask);
+        Assert.Equal(x.shape, givenFirst.shape);
+        Assert.True(TestModels.MaxDifference(givenFirst[.., .., ..2], givenSecond[.., .., ..2]) > 1e-4,
+            "a token sharing a given and a generated frame knows which of the two is given");
+    }
+
+    [Trait(Tier.Name, Tier.Fast)]
+    [Fact]
     public void Captions_map_unknown_words_to_the_unknown_token_and_always_begin_with_a_token()
     {
         var tokenizer = new CaptionTokenizer(["red", "ball"], maxTokens: 4);

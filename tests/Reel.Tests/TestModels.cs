@@ -14,9 +14,9 @@ public static class TestModels
 
     public static ModelConfig Config => ModelConfig.Test;
 
-    public static ReelModel Active(ulong seed = 1)
+    public static ReelModel Active(ulong seed = 1, ModelConfig? config = null)
     {
-        var model = ReelModel.Create(Config, seed: seed);
+        var model = ReelModel.Create(config ?? Config, seed: seed);
         using var noGrad = no_grad();
         var generator = new Generator(seed + 1000, CPU);
         foreach (var p in model.Dit.parameters().Where(p => p.abs().max().item<float>() == 0))
