@@ -139,9 +139,13 @@ public sealed class LatentCache : ITrainingClips, IDisposable
 
     private void Encode(ReelModel model, IReadOnlyList<VideoSize> sizes, ScalarType encodeType, string key, Action<string>? log)
     {
+        // An encode that was stopped keeps the shards it finished, and one of the same recipe goes on after them: a
+        // cache of three sizes takes hours on a CPU, longer than a working period may last.
         var partial = Folder + ".partial";
-        if (Directory.Exists(partial)) Directory.Delete(partial, true);
+        var keyPath = Path.Combine(partial, "key.json");
+        if (Directory.Exists(partial) && (!File.Exists(keyPath) || File.ReadAllText(keyPath) != key)) Directory.Delete(partial, true);
         Directory.CreateDirectory(partial);
+        File.WriteAllText(keyPath, key);
         var clock = Stopwatch.StartNew();
         var vaeType = model.Vae.parameters().First().dtype;
         // Casting down and back would round the VAE's weights in place, and checkpoints and exports would then save a
@@ -153,21 +157,28 @@ public sealed class LatentCache : ITrainingClips, IDisposable
             foreach (var size in sizes)
             {
                 var captions = new List<string>();
-                var shard = new List<Tensor>();
-                for (var start = 0; start < ClipsPerSize; start += EncodeBatch)
+                for (var first = 0; first < ClipsPerSize; first += ShardClips)
                 {
-                    var clips = Enumerable.Range(start, Math.Min(EncodeBatch, ClipsPerSize - start)).Select(i => Clip(size, i)).ToArray();
-                    using var video = WorldBatches.ToVideo(clips.Select(c => c.Frames).ToArray());
-                    shard.Add(model.EncodeLatents(video));
-                    captions.AddRange(clips.Select(c => c.Caption));
-                    if (captions.Count % ShardClips == 0 || captions.Count == ClipsPerSize)
+                    var count = Math.Min(ShardClips, ClipsPerSize - first);
+                    var path = ShardPath(partial, size, first / ShardClips);
+                    if (File.Exists(path))
                     {
-                        using var all = cat(shard, 0);
-                        File.WriteAllBytes(ShardPath(partial, size, (captions.Count - 1) / ShardClips), LatentsFile.ToBytes(all));
-                        shard.ForEach(s => s.Dispose());
-                        shard.Clear();
+                        captions.AddRange(Enumerable.Range(first, count).Select(i => Clip(size, i).Caption));
+                        log?.Invoke($"latent cache: {size} {first + count}/{ClipsPerSize} clips already encoded");
+                        continue;
                     }
-                    if (captions.Count % 1024 == 0) log?.Invoke($"latent cache: {size} {captions.Count}/{ClipsPerSize} clips, {clock.Elapsed.TotalSeconds:0} s");
+                    var shard = new List<Tensor>();
+                    for (var start = first; start < first + count; start += EncodeBatch)
+                    {
+                        var clips = Enumerable.Range(start, Math.Min(EncodeBatch, first + count - start)).Select(i => Clip(size, i)).ToArray();
+                        using var video = WorldBatches.ToVideo(clips.Select(c => c.Frames).ToArray());
+                        shard.Add(model.EncodeLatents(video));
+                        captions.AddRange(clips.Select(c => c.Caption));
+                        if (captions.Count % 1024 == 0) log?.Invoke($"latent cache: {size} {captions.Count}/{ClipsPerSize} clips, {clock.Elapsed.TotalSeconds:0} s");
+                    }
+                    using (var all = cat(shard, 0)) File.WriteAllBytes(path + ".tmp", LatentsFile.ToBytes(all));
+                    File.Move(path + ".tmp", path, overwrite: true);
+                    shard.ForEach(s => s.Dispose());
                 }
                 File.WriteAllText(CaptionsPath(partial, size), JsonSerializer.Serialize(captions));
             }
@@ -178,7 +189,6 @@ public sealed class LatentCache : ITrainingClips, IDisposable
             model.Vae.load_state_dict(weights);
             foreach (var weight in weights.Values) weight.Dispose();
         }
-        File.WriteAllText(Path.Combine(partial, "key.json"), key);
         File.WriteAllText(Path.Combine(partial, "complete"), "");
         if (Directory.Exists(Folder)) Directory.Delete(Folder, true);
         Directory.Move(partial, Folder);

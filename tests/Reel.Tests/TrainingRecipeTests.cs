@@ -187,6 +187,42 @@ public class TrainingRecipeTests
     }
 
     [Fact]
+    public void A_stopped_latent_cache_encoding_keeps_its_finished_shards_and_encodes_only_the_rest()
+    {
+        var root = TestModels.TempFolder();
+        using var model = TestModel();
+        VideoSize[] sizes = [model.Config.Sizes[0], model.Config.Sizes[1]];
+        LatentCache Open() => LatentCache.Open(model, root, WorldOptions.SingleObject, sizes, 6, 3, 9, ScalarType.Float32);
+        string folder;
+        var steps = Enumerable.Range(0, 6).ToArray(); // each step draws one of the two sizes
+        List<Tensor> whole;
+        using (var cache = Open())
+        {
+            folder = cache.Folder;
+            whole = steps.Select(step => { using var b = cache.At(step, 3, 2); return b.Latents.clone(); }).ToList();
+        }
+        // What a process stopped while it encoded the second size leaves behind.
+        var partial = folder + ".partial";
+        Directory.Move(folder, partial);
+        File.Delete(Path.Combine(partial, "complete"));
+        File.Delete(Path.Combine(partial, $"latents-{sizes[1]}-0.safetensors"));
+        File.Delete(Path.Combine(partial, $"captions-{sizes[1]}.json"));
+        var firstShard = $"latents-{sizes[0]}-0.safetensors";
+        var encoded = File.GetLastWriteTimeUtc(Path.Combine(partial, firstShard));
+
+        using var resumed = Open();
+        Assert.Equal(folder, resumed.Folder);
+        Assert.False(Directory.Exists(partial));
+        Assert.Equal(encoded, File.GetLastWriteTimeUtc(Path.Combine(folder, firstShard)));
+        foreach (var (step, latents) in steps.Zip(whole))
+        {
+            using var batch = resumed.At(step, 3, 2);
+            Assert.Equal(0f, TestModels.MaxDifference(latents, batch.Latents));
+            latents.Dispose();
+        }
+    }
+
+    [Fact]
     public void Training_from_a_latent_cache_lowers_the_loss_on_a_fixed_batch()
     {
         var settings = DitSettings(ConditioningMix.TextToVideoOnly, cachedClips: 8) with
