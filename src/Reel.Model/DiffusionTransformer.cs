@@ -142,12 +142,17 @@ public sealed class DiffusionTransformer : nn.Module
     private readonly long _patch, _patchFrames, _channels, _heads, _width;
     private readonly double _temporalRotaryBase;
     private readonly bool _absolutePositions;
+    private readonly Prediction _prediction;
+
+    /// <summary>The smallest t the clean prediction divides by: below it (x_t − x₀)/t would magnify the model's error without bound.</summary>
+    public const double MinCleanTimestep = 0.05;
 
     public DiffusionTransformer(ModelConfig config) : base(nameof(DiffusionTransformer))
     {
         (_patch, _patchFrames, _channels, _heads, _width) = (config.PatchSize, config.PatchFrames, config.LatentChannels, config.DitHeads, config.DitWidth);
         _temporalRotaryBase = config.TemporalRotaryBase;
         _absolutePositions = config.AbsolutePositions;
+        _prediction = config.Prediction;
         var patchValues = _channels * _patchFrames * _patch * _patch;
         x_embedder = new CastingLinear(patchValues, _width);
         t_embedder = new TimestepEmbedder(_width, _patchFrames);
@@ -228,8 +233,10 @@ public sealed class DiffusionTransformer : nn.Module
         foreach (var block in blocks) tokens = block.forward(tokens, conditioning, context, captionMask, rotary);
         var output = final_layer.forward(tokens, conditioning)
             .view(b, t, hp, wp, c, _patchFrames, _patch, _patch).permute(0, 4, 1, 5, 2, 6, 3, 7)
-            .reshape(b, c, t * _patchFrames, h, w)[.., .., ..(int)frames].contiguous();
-        return output.to(ScalarType.Float32).MoveToOuterDisposeScope();
+            .reshape(b, c, t * _patchFrames, h, w)[.., .., ..(int)frames].to(ScalarType.Float32);
+        if (_prediction == Prediction.Clean)
+            output = (x[.., .., ..(int)frames] - output) / timesteps[.., ..(int)frames].view(b, 1, frames, 1, 1).clamp_min(MinCleanTimestep);
+        return output.contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>

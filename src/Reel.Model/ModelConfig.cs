@@ -84,6 +84,15 @@ public sealed record ModelConfig
     /// </summary>
     public bool AbsolutePositions { get; init; }
 
+    /// <summary>
+    /// What the DiT's last layer outputs: the velocity ε − x₀ itself, or the clean latents x₀, turned into the velocity
+    /// (x_t − x₀)/t inside the DiT (t floored at <see cref="DiffusionTransformer.MinCleanTimestep"/>), so training's
+    /// loss and the sampler read a velocity either way. Clean latents lie near a low-dimensional set where noise does
+    /// not, which is what a token narrower than its patch can still produce (Li &amp; He 2025, "Back to Basics: Let
+    /// Denoising Generative Models Denoise"). Default velocity (weights written before this field).
+    /// </summary>
+    public Prediction Prediction { get; init; } = Prediction.Velocity;
+
     public required int CaptionWidth { get; init; }
     public required int CaptionDepth { get; init; }
     public required int CaptionHeads { get; init; }
@@ -252,6 +261,8 @@ public sealed record ModelConfig
 }
 
 public enum CaptionConditioning { CrossAttention, Pooled, Both }
+
+public enum Prediction { Velocity, Clean }
 
 /// <summary>An error in what a caller asked of the model: bad sizes, mismatched weights, unknown names.</summary>
 public sealed class ModelException(string message) : Exception(message);

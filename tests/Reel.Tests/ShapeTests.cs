@@ -96,6 +96,19 @@ public class ShapeTests
 
     [Trait(Tier.Name, Tier.Fast)]
     [Fact]
+    public void A_fresh_clean_predicting_dit_returns_the_velocity_toward_zero_latents_with_small_timesteps_floored()
+    {
+        using var model = ReelModel.Create(ModelConfig.Test with { Prediction = Prediction.Clean });
+        using var x = TestModels.Noise(3, 1, 4, 2, 8, 8);
+        using var caption = model.CaptionEncoder.Encode(["a ball"]);
+        using var t = tensor(new[] { 0.5f, 0.01f }).unsqueeze(0);
+        using var v = model.Dit.forward(x, t, caption.Tokens, caption.Mask);
+        Assert.True(TestModels.MaxDifference(v[.., .., 0], x[.., .., 0] / 0.5) < 1e-5f);
+        Assert.True(TestModels.MaxDifference(v[.., .., 1], x[.., .., 1] / DiffusionTransformer.MinCleanTimestep) < 1e-4f);
+    }
+
+    [Trait(Tier.Name, Tier.Fast)]
+    [Fact]
     public void Each_latent_frame_follows_its_own_timestep()
     {
         using var model = TestModels.Active();
