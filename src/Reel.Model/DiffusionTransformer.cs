@@ -129,7 +129,8 @@ public sealed class FinalLayer : nn.Module
 /// <summary>
 /// Diffusion transformer over spacetime patches. Latents [B, C, T, H, W] are cut into (f, p, p) patches
 /// (<see cref="ModelConfig.PatchFrames"/>, <see cref="ModelConfig.PatchSize"/>), so every f latent frames are one row of
-/// tokens conditioned on their own timesteps; positions are 3D rotary and restart at 0 in every chunk. The caption enters by cross-attention, by its pooled embedding added to the timestep conditioning, or both
+/// tokens conditioned on their own timesteps; positions are 3D rotary and restart at 0 in every chunk. The caption
+/// enters by cross-attention, by its pooled embedding added to the timestep conditioning, or both
 /// (<see cref="ModelConfig.CaptionConditioning"/>). Predicts the flow-matching velocity ε − x₀.
 /// </summary>
 public sealed class DiffusionTransformer : nn.Module
@@ -143,6 +144,7 @@ public sealed class DiffusionTransformer : nn.Module
     private readonly double _temporalRotaryBase;
     private readonly bool _absolutePositions;
     private readonly Prediction _prediction;
+    private readonly ModelConfig _config;
 
     /// <summary>The smallest t the clean prediction divides by: below it (x_t − x₀)/t would magnify the model's error without bound.</summary>
     public const double MinCleanTimestep = 0.05;
@@ -153,6 +155,7 @@ public sealed class DiffusionTransformer : nn.Module
         _temporalRotaryBase = config.TemporalRotaryBase;
         _absolutePositions = config.AbsolutePositions;
         _prediction = config.Prediction;
+        _config = config;
         var patchValues = _channels * _patchFrames * _patch * _patch;
         x_embedder = new CastingLinear(patchValues, _width);
         t_embedder = new TimestepEmbedder(_width, _patchFrames);
@@ -213,19 +216,17 @@ public sealed class DiffusionTransformer : nn.Module
         if (h % _patch != 0 || w % _patch != 0)
             throw new ModelException($"Latent grid {w}x{h} is not a multiple of the patch size {_patch}.");
         var (hp, wp) = (h / _patch, w / _patch);
-        var (t, padding) = ((frames + _patchFrames - 1) / _patchFrames, (_patchFrames - frames % _patchFrames) % _patchFrames);
+        var t = _config.TokenFrames(frames);
+        var padding = t * _patchFrames - frames;
         var dtype = ComputeType ?? x_embedder.Weight.dtype;
 
-        if (padding > 0)
-        {
-            x = nn.functional.pad(x, [0, 0, 0, 0, 0, padding]);
-            timesteps = nn.functional.pad(timesteps, [0, padding]);
-        }
-        var patches = x.to(dtype).view(b, c, t, _patchFrames, hp, _patch, wp, _patch).permute(0, 2, 4, 6, 1, 3, 5, 7)
+        var padded = padding > 0 ? nn.functional.pad(x, [0, 0, 0, 0, 0, padding]) : x;
+        var paddedTimesteps = padding > 0 ? nn.functional.pad(timesteps, [0, padding]) : timesteps;
+        var patches = padded.to(dtype).view(b, c, t, _patchFrames, hp, _patch, wp, _patch).permute(0, 2, 4, 6, 1, 3, 5, 7)
             .reshape(b, t, hp * wp, c * _patchFrames * _patch * _patch);
         var tokens = x_embedder.forward(patches);
         if (_absolutePositions) tokens = tokens + SinCosPositions(t, hp, wp, _width, x.device).to(dtype).view(1, t, hp * wp, _width);
-        var conditioning = t_embedder.forward(timesteps);
+        var conditioning = t_embedder.forward(paddedTimesteps);
         if (caption_pooling is not null) conditioning = conditioning + caption_pooling.forward(PooledCaption(caption, captionMask)).unsqueeze(1);
         conditioning = conditioning.to(dtype);
         var context = caption_projection?.forward(caption.to(dtype));
@@ -235,7 +236,7 @@ public sealed class DiffusionTransformer : nn.Module
             .view(b, t, hp, wp, c, _patchFrames, _patch, _patch).permute(0, 4, 1, 5, 2, 6, 3, 7)
             .reshape(b, c, t * _patchFrames, h, w)[.., .., ..(int)frames].to(ScalarType.Float32);
         if (_prediction == Prediction.Clean)
-            output = (x[.., .., ..(int)frames] - output) / timesteps[.., ..(int)frames].view(b, 1, frames, 1, 1).clamp_min(MinCleanTimestep);
+            output = (x - output) / timesteps.view(b, 1, frames, 1, 1).clamp_min(MinCleanTimestep);
         return output.contiguous().MoveToOuterDisposeScope();
     }
 
