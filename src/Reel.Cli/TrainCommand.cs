@@ -37,10 +37,15 @@ public static class TrainCommand
         {
             Description = "Activations: auto (both measured at start, the faster kept for the run), float32 or bfloat16", DefaultValueFactory = _ => "auto",
         };
+        var scaleEquivariance = new Option<double>("--scale-equivariance")
+        {
+            Description = "VAE: weight of the term that makes latents pooled 2x in space decode to the pooled clip (0: off)",
+        };
         var cachedClips = new Option<int>("--cached-clips") { Description = "DiT: clips per size encoded once and reused (0: render and encode every batch)" };
         var command = new Command(name, $"Train the {name.ToUpperInvariant()}") { config, initFrom, steps, batch, lr, warmup, seed, checkpoints, resume, minutes, export, threads };
         command.Options.Add(precision);
         if (target == TrainingTarget.Dit) command.Options.Add(cachedClips);
+        else command.Options.Add(scaleEquivariance);
         command.SetAction((result, cancel) => CommandErrors.RunAsync(() =>
         {
             set_num_threads(result.GetValue(threads));
@@ -50,7 +55,7 @@ public static class TrainCommand
                 Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "reel", "checkpoints", $"{name}-{configName}");
             var checkpoint = Path.Combine(runFolder, TrainingLoop.CheckpointFolder);
             using var trainer = result.GetValue(resume) ? ResumeFrom(checkpoint, result.GetValue(steps))
-                : StartNew(result, target, configuration, checkpoint, initFrom, steps, batch, lr, warmup, seed, precision, cachedClips);
+                : StartNew(result, target, configuration, checkpoint, initFrom, steps, batch, lr, warmup, seed, precision, cachedClips, scaleEquivariance);
 
             using var stop = new StopSignals(cancel);
             Report(trainer, runFolder, TimeSpan.FromMinutes(result.GetValue(minutes)), () => stop.Token.IsCancellationRequested);
@@ -70,7 +75,8 @@ public static class TrainCommand
         Directory.Exists(checkpoint) ? Trainer.Resume(checkpoint, steps, log: Console.Error.WriteLine) : throw new ModelException($"No checkpoint to resume in {checkpoint}.");
 
     private static Trainer StartNew(ParseResult result, TrainingTarget target, ModelConfig configuration, string checkpoint, Option<DirectoryInfo?> initFrom,
-        Option<int?> steps, Option<int> batch, Option<double> lr, Option<int> warmup, Option<ulong> seed, Option<string> precision, Option<int> cachedClips)
+        Option<int?> steps, Option<int> batch, Option<double> lr, Option<int> warmup, Option<ulong> seed, Option<string> precision, Option<int> cachedClips,
+        Option<double> scaleEquivariance)
     {
         if (Directory.Exists(checkpoint))
             throw new ModelException($"A run already has a checkpoint in {checkpoint}: add --resume to continue it, or remove it to start over.");
@@ -82,11 +88,13 @@ public static class TrainCommand
         if (model.Config.Name != configuration.Name)
             throw new ModelException($"--init-from {from} holds configuration '{model.Config.Name}', not '{configuration.Name}'.");
         if (result.GetValue(cachedClips) < 0) throw new ModelException("--cached-clips must be 0 or more.");
+        if (result.GetValue(scaleEquivariance) is < 0 or double.NaN) throw new ModelException("--scale-equivariance must be 0 or more.");
         var computeType = AblateCommand.TrainingPrecision(result.GetValue(precision)!, model.Config, target, result.GetValue(batch));
         return Trainer.Start(model, new TrainingSettings
         {
             Target = target, Steps = stepCount, BatchSize = result.GetValue(batch), LearningRate = result.GetValue(lr),
             WarmupSteps = result.GetValue(warmup), Seed = result.GetValue(seed), ComputeType = computeType, CachedClips = result.GetValue(cachedClips),
+            ScaleEquivarianceWeight = result.GetValue(scaleEquivariance),
         }, log: Console.Error.WriteLine);
     }
 

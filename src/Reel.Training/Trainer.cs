@@ -177,7 +177,10 @@ public sealed class Trainer : IDisposable
     /// </summary>
     private const int VaeClipLatentFrames = 5;
 
-    /// <summary>Pixel MSE of a posterior sample's reconstruction plus the weighted KL term.</summary>
+    /// <summary>
+    /// Pixel MSE of a posterior sample's reconstruction plus the weighted KL term and, when weighted, the
+    /// scale-equivariance term (<see cref="TrainingSettings.ScaleEquivarianceWeight"/>).
+    /// </summary>
     private Tensor VaeLoss()
     {
         var latentFrames = 1 + _data.Random(DataStep, 0).Next(Math.Min(_model.Config.ChunkLatentFrames, VaeClipLatentFrames));
@@ -185,8 +188,13 @@ public sealed class Trainer : IDisposable
         using var generator = StepGenerator();
         var (mean, logVar) = _model.Vae.EncodeMoments(batch.Video);
         var z = SpacetimeVae.SamplePosterior(mean, logVar, generator);
-        var reconstruction = _model.Vae.Decode(z);
-        return nn.functional.mse_loss(reconstruction, batch.Video, nn.Reduction.Mean) + Settings.KlWeight * SpacetimeVae.KlDivergence(mean, logVar);
+        var loss = nn.functional.mse_loss(_model.Vae.Decode(z), batch.Video, nn.Reduction.Mean) + Settings.KlWeight * SpacetimeVae.KlDivergence(mean, logVar);
+        if (Settings.ScaleEquivarianceWeight == 0) return loss;
+        if (z.shape[3] % 2 != 0 || z.shape[4] % 2 != 0)
+            throw new ModelException($"Scale equivariance halves the latent grid; {z.shape[4]}x{z.shape[3]} latents do not halve.");
+        var half = new long[] { 1, 2, 2 };
+        var halfReconstruction = _model.Vae.Decode(nn.functional.avg_pool3d(z, half, half));
+        return loss + Settings.ScaleEquivarianceWeight * nn.functional.mse_loss(halfReconstruction, nn.functional.avg_pool3d(batch.Video, half, half), nn.Reduction.Mean);
     }
 
     /// <summary>

@@ -63,6 +63,13 @@ public sealed record TrainingSettings
     /// <summary>Weight of the VAE's KL term against the pixel MSE. Default 1e-5.</summary>
     public double KlWeight { get; init; } = 1e-5;
 
+    /// <summary>
+    /// Weight of the VAE's scale-equivariance term: the latents average-pooled 2× in space must decode to the clip
+    /// pooled the same way. It keeps high frequencies the pixels do not have out of the latent, which the DiT would
+    /// otherwise have to learn (Skorokhodov et al. 2025, "Improving the Diffusability of Autoencoders"). Default 0.
+    /// </summary>
+    public double ScaleEquivarianceWeight { get; init; }
+
     /// <summary>Largest noise level σ of given latent frames. Default 0.05.</summary>
     public double MaxGivenSigma { get; init; } = 0.05;
 
