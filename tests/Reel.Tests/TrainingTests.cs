@@ -52,6 +52,20 @@ public class TrainingTests
     }
 
     [Trait(Tier.Name, Tier.Fast)]
+    [Fact]
+    public void The_scale_equivariance_term_adds_its_weight_times_the_half_size_reconstruction_error_to_the_vae_loss()
+    {
+        double FirstLoss(double weight)
+        {
+            using var trainer = Trainer.Start(ReelModel.Create(ModelConfig.Test, seed: 3), Settings(TrainingTarget.Vae, 2) with { ScaleEquivarianceWeight = weight });
+            return trainer.TrainStep();
+        }
+        var (plain, once, twice) = (FirstLoss(0), FirstLoss(1), FirstLoss(2));
+        Assert.True(once - plain > 1e-3, $"{plain} {once}");
+        Assert.Equal(2 * (once - plain), twice - plain, 1e-5);
+    }
+
+    [Trait(Tier.Name, Tier.Fast)]
     [Theory]
     [InlineData(TrainingTarget.Vae)]
     [InlineData(TrainingTarget.Dit)]
