@@ -48,5 +48,5 @@ foreach (var c in cases)
     for (var ch = 0; ch < channels.Length; ch++) channels[ch].Add((Spectrum(latents[ch..(ch + 1)]).High, latents[ch].std().item<float>()));
     lh += a1; lt += b1; ph += a2; pt += b2; n++;
 }
-Console.WriteLine($"{args[0]}: latent grid {model.Config.ChunkLatentFrames}x{48 / model.Config.SpatialCompression}; high-frequency share latent {lh / n:0.000} pixels-at-grid {ph / n:0.000}; frame-to-frame correlation latent {lt / n:0.000} pixels {pt / n:0.000} ({n} clips)");
+Console.WriteLine($"{args[0]}: latent grid {model.Config.ChunkLatentFrames}x{w / model.Config.SpatialCompression}; high-frequency share latent {lh / n:0.000} pixels-at-grid {ph / n:0.000}; frame-to-frame correlation latent {lt / n:0.000} pixels {pt / n:0.000} ({n} clips)");
 for (var ch = 0; ch < channels.Length; ch++) Console.WriteLine($"  channel {ch}: high-frequency share {channels[ch].Average(v => v.High):0.000}, std {channels[ch].Average(v => v.Std):0.000}");
