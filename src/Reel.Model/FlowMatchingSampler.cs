@@ -25,7 +25,8 @@ public sealed record GivenFrames(Tensor Values, bool[] Mask, double[] Sigma)
 /// <summary>SDEdit: start from <paramref name="Latents"/> noised to <paramref name="Strength"/> ∈ (0, 1] instead of pure noise.</summary>
 public sealed record SdeditStart(Tensor Latents, double Strength);
 
-public sealed record SamplerSettings(int Steps, double Shift, FlowSolver Solver = FlowSolver.Euler);
+/// <param name="NoiseFrameCorrelation">The model's <see cref="ModelConfig.NoiseFrameCorrelation"/>: the starting noise must be drawn as in training.</param>
+public sealed record SamplerSettings(int Steps, double Shift, FlowSolver Solver = FlowSolver.Euler, double NoiseFrameCorrelation = 0);
 
 /// <summary>
 /// Rectified-flow sampling: x_t = (1 − t)·x₀ + t·ε, integrated from t = 1 (noise) to 0 with the predicted velocity
@@ -52,6 +53,20 @@ public static class FlowMatchingSampler
         var shifted = Enumerable.Range(0, steps + 1).Select(i => 1.0 - (double)i / steps)
             .Select(t => shift * t / (1 + (shift - 1) * t)).ToArray();
         return strength >= 1 ? shifted : shifted.Where(t => t < strength).Prepend(strength).ToArray();
+    }
+
+    /// <summary>
+    /// Noise of <paramref name="shape"/> [B, C, T, H, W] whose frames correlate by <paramref name="frameCorrelation"/>
+    /// (<see cref="ModelConfig.NoiseFrameCorrelation"/>), each value still standard normal; at 0 exactly one
+    /// <c>randn</c>, so independent noise draws the same stream as before the field existed.
+    /// </summary>
+    public static Tensor Noise(long[] shape, double frameCorrelation, Generator generator, Device? device = null)
+    {
+        if (frameCorrelation == 0) return randn(shape, device: device, generator: generator);
+        using var scope = NewDisposeScope();
+        var own = randn(shape, device: device, generator: generator);
+        var shared = randn([shape[0], shape[1], 1, shape[3], shape[4]], device: device, generator: generator);
+        return (Math.Sqrt(frameCorrelation) * shared + Math.Sqrt(1 - frameCorrelation) * own).MoveToOuterDisposeScope();
     }
 
     /// <summary>Samples latents of <paramref name="shape"/> [1, C, T, H, W] with one velocity evaluation at a time (see <see cref="FlowSampling"/>).</summary>
@@ -92,7 +107,7 @@ public sealed class FlowSampling : IDisposable
         _frames = (int)shape[2];
         using var scope = NewDisposeScope();
         var device = given.Values.device;
-        var noise = randn(shape, device: device, generator: generator);
+        var noise = FlowMatchingSampler.Noise(shape, settings.NoiseFrameCorrelation, generator, device);
         var givenNoise = randn(shape, device: device, generator: generator);
         _frameMask = tensor(given.Mask, device: device).unsqueeze(0);
         _givenTimesteps = tensor(given.Sigma.Select(s => (float)s).ToArray(), device: device).unsqueeze(0);

@@ -93,6 +93,15 @@ public sealed record ModelConfig
     /// </summary>
     public Prediction Prediction { get; init; } = Prediction.Velocity;
 
+    /// <summary>
+    /// Correlation ρ between the latent frames' noise in training and sampling: each frame's ε is √ρ·ε_shared +
+    /// √(1 − ρ)·ε_own, so every frame keeps unit variance and frames start from mostly the same noise, as video frames
+    /// mostly share their content ("mixed noise", Ge et al. 2023, "Preserve Your Own Correlation"). The noise of frames
+    /// that differ only in motion then differs less, and a model that has not yet tied its frames together draws them
+    /// from nearly the same start. Default 0: independent noise (weights written before this field).
+    /// </summary>
+    public double NoiseFrameCorrelation { get; init; }
+
     public required int CaptionWidth { get; init; }
     public required int CaptionDepth { get; init; }
     public required int CaptionHeads { get; init; }
@@ -241,6 +250,8 @@ public sealed record ModelConfig
             throw new ModelException($"{Name}: DiT width must split into heads of even width.");
         if (!(TemporalRotaryBase > 1))
             throw new ModelException($"{Name}: the temporal rotary base must be more than 1.");
+        if (!(NoiseFrameCorrelation >= 0 && NoiseFrameCorrelation < 1))
+            throw new ModelException($"{Name}: the noise's frame correlation must be at least 0 and below 1.");
         if (CaptionWidth % CaptionHeads != 0)
             throw new ModelException($"{Name}: caption width must split into heads.");
         if (OverlapLatentFrames < 1 || OverlapLatentFrames + 2 > ChunkLatentFrames)

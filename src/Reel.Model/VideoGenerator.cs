@@ -111,7 +111,8 @@ public sealed class VideoGenerator(ReelModel model)
 
         var edit = request.Edit is null ? null
             : new SdeditStart(request.Edit.Latents[.., .., chunk.Start..chunk.End].to(model.Device), request.Edit.Strength);
-        var settings = new SamplerSettings(request.Steps ?? Config.DefaultSteps, FlowMatchingSampler.ShiftFor(Config, Config.DitTokens(chunk.Length, h, w)), request.Solver);
+        var settings = new SamplerSettings(request.Steps ?? Config.DefaultSteps, FlowMatchingSampler.ShiftFor(Config, Config.DitTokens(chunk.Length, h, w)),
+            request.Solver, Config.NoiseFrameCorrelation);
         using var generator = new Generator(chunk.Seed, model.Device);
         var flow = new FlowSampling(shape, new GivenFrames(values, mask, sigma), edit, settings, generator);
         var caption = model.CaptionEncoder.Encode([request.Prompt]);

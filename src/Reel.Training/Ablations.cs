@@ -72,6 +72,8 @@ public static class Ablations
             Config: c => Small(TrialRecipe(c, CaptionConditioning.Both)) with { Prediction = Prediction.Clean }),
         new("deep-patches+clean", "deep-patches predicting the clean latents: a 192-wide token cannot make 256 values of noise, but may make 256 of clean latents",
             Config: c => Small(TrialRecipe(c, CaptionConditioning.Both)) with { PatchFrames = 2, Prediction = Prediction.Clean }),
+        new("mixed-noise", "trial-recipe-small+cross with noise correlated 0.5 between latent frames, in training and sampling (mixed noise, Ge et al. 2023)",
+            Config: c => Small(TrialRecipe(c, CaptionConditioning.Both)) with { NoiseFrameCorrelation = 0.5 }),
         new("all-modes", "every conditioning mode (35% text to video, 20% first frame, 20% continuation, 25% ends)",
             Settings: s => s with { Modes = ConditioningMix.All }),
         new("t-mean-0.5", "noise levels logit-normal around 0.62 (mean 0.5): more steps where layout and motion are decided",

@@ -227,7 +227,7 @@ public sealed class Trainer : IDisposable
             captions[i] = window.DropCaption[i] ? "" : batch.Captions[i];
         }
         using var generator = StepGenerator();
-        var noise = randn(x0.shape, generator: generator);
+        var noise = FlowMatchingSampler.Noise(x0.shape, config.NoiseFrameCorrelation, generator);
         var givenMask = tensor(window.Given.SelectMany(g => g).ToArray(), [b, chunk]);
         var frameTimesteps = tensor(window.Timesteps.SelectMany(t => t).ToArray(), [b, chunk]);
         return FlowMatchingLoss(_model.Dit, _model.CaptionEncoder, x0, noise, frameTimesteps, givenMask.logical_not(), captions);

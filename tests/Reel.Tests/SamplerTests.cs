@@ -60,6 +60,30 @@ public class SamplerTests
         Assert.True(TestModels.MaxDifference(samples[.., .., 1], values[.., .., 1]) > 0.1);
     }
 
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(0.8)]
+    public void Mixed_noise_keeps_unit_variance_and_correlates_frames_by_its_setting(double correlation)
+    {
+        using var noise = FlowMatchingSampler.Noise([4, 8, 3, 32, 32], correlation, new Generator(6, CPU));
+        using var first = noise[.., .., 0].flatten();
+        using var second = noise[.., .., 2].flatten();
+        using var pair = stack([first, second]);
+        using var measured = corrcoef(pair);
+        Assert.InRange(noise.std().item<float>(), 0.98, 1.02);
+        Assert.InRange(measured[0, 1].item<float>(), correlation - 0.03, correlation + 0.03);
+    }
+
+    [Fact]
+    public void Independent_noise_draws_the_same_stream_as_a_plain_randn()
+    {
+        long[] shape = [1, 2, 3, 4, 4];
+        using var noise = FlowMatchingSampler.Noise(shape, 0, new Generator(7, CPU));
+        using var plain = randn(shape, generator: new Generator(7, CPU));
+        Assert.Equal(0f, TestModels.MaxDifference(noise, plain));
+    }
+
     [Fact]
     public void The_schedule_runs_from_one_to_zero_and_shift_spends_more_steps_at_high_noise()
     {
