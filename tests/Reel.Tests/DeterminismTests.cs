@@ -48,6 +48,23 @@ public class DeterminismTests
         Assert.NotEqual(LatentDigest.Of(a), LatentDigest.Of(c));
     }
 
+    [Trait(Tier.Name, Tier.Fast)]
+    [Fact]
+    public void A_model_with_correlated_noise_samples_with_it_after_a_save_and_load_and_stays_deterministic()
+    {
+        using var independent = TestModels.Active(seed: 8);
+        using var correlated = TestModels.Active(seed: 8, TestModels.Config with { NoiseFrameCorrelation = 0.5 });
+        var folder = TestModels.TempFolder();
+        correlated.Save(folder);
+        using var loaded = ReelModel.Load(folder);
+        Assert.Equal(0.5, loaded.Config.NoiseFrameCorrelation);
+        using var fromFolder = new VideoGenerator(loaded).GenerateLatents(Request(5));
+        using var inMemory = new VideoGenerator(correlated).GenerateLatents(Request(5));
+        using var uncorrelated = new VideoGenerator(independent).GenerateLatents(Request(5));
+        Assert.Equal(LatentDigest.Of(inMemory), LatentDigest.Of(fromFolder));
+        Assert.NotEqual(LatentDigest.Of(uncorrelated), LatentDigest.Of(fromFolder));
+    }
+
     [Fact]
     public void Two_processes_with_the_same_seed_and_thread_count_give_bit_identical_latents()
     {

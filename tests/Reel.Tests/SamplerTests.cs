@@ -66,7 +66,8 @@ public class SamplerTests
     [InlineData(0.8)]
     public void Mixed_noise_keeps_unit_variance_and_correlates_frames_by_its_setting(double correlation)
     {
-        using var noise = FlowMatchingSampler.Noise([4, 8, 3, 32, 32], correlation, new Generator(6, CPU));
+        using var generator = new Generator(6, CPU);
+        using var noise = FlowMatchingSampler.Noise([4, 8, 3, 32, 32], correlation, generator);
         using var first = noise[.., .., 0].flatten();
         using var second = noise[.., .., 2].flatten();
         using var pair = stack([first, second]);
@@ -79,8 +80,10 @@ public class SamplerTests
     public void Independent_noise_draws_the_same_stream_as_a_plain_randn()
     {
         long[] shape = [1, 2, 3, 4, 4];
-        using var noise = FlowMatchingSampler.Noise(shape, 0, new Generator(7, CPU));
-        using var plain = randn(shape, generator: new Generator(7, CPU));
+        using var first = new Generator(7, CPU);
+        using var second = new Generator(7, CPU);
+        using var noise = FlowMatchingSampler.Noise(shape, 0, first);
+        using var plain = randn(shape, generator: second);
         Assert.Equal(0f, TestModels.MaxDifference(noise, plain));
     }
 
