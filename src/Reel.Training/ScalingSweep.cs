@@ -161,7 +161,7 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
             var x0 = data.Latents.index_select(0, picks);
             var dropped = rand([settings.BatchSize], generator: generator).data<float>().ToArray();
             var captions = picks.data<long>().ToArray().Select((i, k) => dropped[k] < schedule.CaptionDropout ? "" : data.Captions[i]).ToArray();
-            var (noise, levels) = Noise(x0, generator);
+            var (noise, levels) = Noise(x0, model.Config, generator);
             var loss = Trainer.FlowMatchingLoss(model.Dit, model.CaptionEncoder, x0, noise, levels, ones_like(levels), captions);
             loss.backward();
             nn.utils.clip_grad_norm_(parameters, schedule.GradientClip);
@@ -173,9 +173,9 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
     }
 
     /// <summary>Noise and one logit-normal noise level per clip (all its frames), as the real run draws for free frames.</summary>
-    private static (Tensor Noise, Tensor Levels) Noise(Tensor x0, Generator generator)
+    private static (Tensor Noise, Tensor Levels) Noise(Tensor x0, ModelConfig config, Generator generator)
     {
-        var noise = randn(x0.shape, generator: generator);
+        var noise = FlowMatchingSampler.Noise(x0.shape, config.NoiseFrameCorrelation, generator);
         var levels = sigmoid(randn([x0.shape[0], 1], generator: generator)).expand(x0.shape[0], x0.shape[2]).contiguous();
         return (noise, levels);
     }
@@ -194,7 +194,7 @@ public sealed class ScalingSweep(string folder, ReelModel source, ScalingSetting
             using var scope = NewDisposeScope();
             var end = Math.Min(start + 64, validation.Captions.Length);
             var x0 = validation.Latents[start..end];
-            var (noise, levels) = Noise(x0, generator);
+            var (noise, levels) = Noise(x0, model.Config, generator);
             var captions = validation.Captions[start..end];
             var loss = Trainer.FlowMatchingLoss(model.Dit, model.CaptionEncoder, x0, noise, levels, ones_like(levels), captions);
             total += loss.item<float>() * captions.Length;
